@@ -1,0 +1,300 @@
+"""The policy of a pooling region (统筹地区) as data: dated versions of outpatient pooling and account crediting.
+
+Amounts are integer fen and ratios basis points once loaded (see `values`). Structural rules (every level
+present, bands ascending, names resolvable) are checked here; the national floor in `floor`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from gongji.policy.values import (
+    IN_SERVICE,
+    RETIRED,
+    Bp,
+    Fen,
+    FenByLevel,
+    RatioByLevel,
+    Sourced,
+    Strict,
+)
+
+
+class RatioTable(Strict):
+    """Pool ratios (支付比例) by level and member type; retirees may have age bands (e.g. 70 and over)."""
+
+    in_service: RatioByLevel
+    retired: RatioByLevel
+    retired_from_age: dict[Annotated[int, Field(ge=0, le=150)], RatioByLevel] = {}
+
+    _retired_bands: tuple = PrivateAttr(default=())
+
+    def model_post_init(self, _context: object) -> None:
+        bands = sorted(self.retired_from_age.items(), reverse=True)
+        self._retired_bands = tuple(bands) + ((0, self.retired),)
+
+    def ratio(self, member_type: str, age: int, level: int) -> int:
+        """The ratio in basis points for a member of this type and age at an institution of this level."""
+        if member_type == RETIRED:
+            for from_age, by_level in self._retired_bands:
+                if age >= from_age:
+                    return by_level[level]
+        return self.in_service[level]
+
+    def tables(self) -> list[tuple[str, str, dict[int, int]]]:
+        """(path, member type, ratios by level) for every row of the table, for validation and vectorizing."""
+        rows = [("in_service", IN_SERVICE, self.in_service), ("retired", RETIRED, self.retired)]
+        rows += [(f"retired_from_age.{age}", RETIRED, t) for age, t in sorted(self.retired_from_age.items())]
+        return rows
+
+
+class Ratios(RatioTable, Sourced):
+    """The outpatient ratio table with its source."""
+
+
+class MemberAmounts(Strict):
+    """One amount for in-service members and one for retirees."""
+
+    in_service: Fen
+    retired: Fen
+
+    def amount(self, member_type: str) -> int:
+        return self.retired if member_type == RETIRED else self.in_service
+
+
+class Deductible(Sourced):
+    """起付标准: what the member pays before the pool pays anything.
+
+    basis `annual`: one amount per member type, accumulated over the year's visits at every level (Yangzhou).
+    basis `annual_topup`: an amount per level, accumulated with top-up (累计补差): a visit at level L owes
+      what the year's paid deductible still lacks to L's amount.
+    basis `per_visit`: an amount per level owed again at every visit (Yunnan 20/40/60).
+    `annual` is `annual_topup` with the same amount at every level; the engine treats both alike.
+    """
+
+    basis: Literal["annual", "annual_topup", "per_visit"]
+    in_service: FenByLevel
+    retired: FenByLevel
+
+    @model_validator(mode="before")
+    @classmethod
+    def _annual_is_one_amount(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("basis") == "annual":
+            for key in ("in_service", "retired"):
+                if isinstance(data.get(key), dict):
+                    raise ValueError(f"basis annual takes one amount for {key}, not one per level")
+        return data
+
+    def amount(self, member_type: str, level: int) -> int:
+        return (self.retired if member_type == RETIRED else self.in_service)[level]
+
+    @property
+    def accumulates(self) -> bool:
+        return self.basis != "per_visit"
+
+
+class Cap(MemberAmounts, Sourced):
+    """最高支付限额: the most the pool pays for outpatient care in a year, and where covered cost above it goes.
+
+    above `nothing`: the member bears it. above `inpatient`: it is reimbursed under the employee inpatient
+    benefit (按照职工医保住院待遇报销, Yunnan), whose parameters are the version's `inpatient` block.
+    """
+
+    above: Literal["nothing", "inpatient"] = "nothing"
+
+
+class CostBand(Sourced):
+    """Ratios that apply to the part of the year's covered cost above `above` (e.g. lower above 20,000)."""
+
+    above: Fen
+    ratios: RatioTable
+
+
+class Pharmacy(Sourced):
+    """Designated pharmacies (定点零售药店) in outpatient pooling settle prescribed drugs (外配处方) at the
+    prescribing institution's ratio and deductible level (Yangzhou Q14); without a prescription, or when
+    `pooled` is false, the account or cash pays."""
+
+    pooled: bool
+    ratio: Literal["prescriber"] = "prescriber"
+
+
+class Outpatient(Strict):
+    """普通门诊统筹: ordinary outpatient pooling."""
+
+    deductible: Deductible
+    ratios: Ratios
+    cost_bands: list[CostBand] = []
+    cap: Cap
+    pharmacy: Pharmacy
+
+    @field_validator("cost_bands")
+    @classmethod
+    def _bands_ascend(cls, bands: list[CostBand]) -> list[CostBand]:
+        edges = [band.above for band in bands]
+        if any(b <= a for a, b in zip(edges, edges[1:], strict=False)) or (edges and edges[0] <= 0):
+            raise ValueError(f"band thresholds must be positive and strictly ascending, got {edges} fen")
+        return bands
+
+    def segments(self) -> list[tuple[int, RatioTable]]:
+        """(start of the year's covered cost in fen, ratio table) in ascending order, from 0."""
+        return [(0, self.ratios)] + [(band.above, band.ratios) for band in self.cost_bands]
+
+
+class Inpatient(Sourced):
+    """The employee inpatient benefit, as far as outpatient cost above the cap is settled under it."""
+
+    ratios: RatioTable
+    cap: MemberAmounts
+
+
+class BasePercent(Sourced):
+    """In-service credit: a percent of the member's own monthly contribution base (缴费基数), from the
+    member's own contribution."""
+
+    rule: Literal["base_percent"]
+    percent: Bp
+
+
+class BaseAndEmployerPercent(Sourced):
+    """Pre-reform in-service credit: own percent plus a share of the employer's contribution, both of the base."""
+
+    rule: Literal["base_and_employer_percent"]
+    own_percent: Bp
+    employer_percent: Bp
+
+
+class OwnPensionPercent(Sourced):
+    """Pre-reform retiree credit: a percent of the member's own monthly basic pension, from the pool."""
+
+    rule: Literal["own_pension_percent"]
+    percent: Bp
+
+
+class FixedByAge(Sourced):
+    """Retiree credit: a fixed monthly amount by age band (`amounts`: from age -> yuan), from the pool.
+
+    The age is the member's full years (周岁) on the first day of the credit month, so the higher amount
+    starts the month after the birthday."""
+
+    rule: Literal["fixed_by_age"]
+    amounts: dict[Annotated[int, Field(ge=0, le=150)], Fen]
+
+    @field_validator("amounts")
+    @classmethod
+    def _starts_at_zero(cls, amounts: dict[int, int]) -> dict[int, int]:
+        if 0 not in amounts:
+            raise ValueError("needs a band from age 0")
+        return amounts
+
+    def amount(self, age: int) -> int:
+        return self.amounts[max(a for a in self.amounts if a <= age)]
+
+
+class AveragePensionPercent(Sourced):
+    """Retiree credit: a percent of a named region-wide figure (e.g. the reform year's average basic pension)."""
+
+    rule: Literal["average_pension_percent"]
+    percent: Bp
+    of: str
+
+
+class PreviousYearMonthly(Sourced):
+    """Retiree transition credit: the member's own total credit of the previous year / 12, from the pool."""
+
+    rule: Literal["previous_year_monthly"]
+
+
+InServiceRule = Annotated[BasePercent | BaseAndEmployerPercent, Field(discriminator="rule")]
+RetiredRule = Annotated[
+    FixedByAge | AveragePensionPercent | PreviousYearMonthly | OwnPensionPercent, Field(discriminator="rule")
+]
+
+
+class Crediting(Strict):
+    """个人账户计入/划入: what goes into each member's account every month."""
+
+    in_service: InServiceRule
+    retired: RetiredRule
+
+
+class ReferenceValue(Sourced):
+    """A region-wide figure a rule refers to by name, e.g. the reform year's average basic pension."""
+
+    amount: Fen
+    year: int | None = None
+
+
+class Version(Strict):
+    """The rules in force from `effective_from` to `effective_to` (inclusive; open-ended when absent)."""
+
+    effective_from: date
+    effective_to: date | None = None
+    title: str = Field(min_length=1)
+    pre_reform: bool = False
+    outpatient: Outpatient | None = None
+    inpatient: Inpatient | None = None
+    crediting: Crediting
+    reference_values: dict[str, ReferenceValue] = {}
+
+    _admdvs: str = PrivateAttr(default="")
+
+    @property
+    def admdvs(self) -> str:
+        """The region whose file holds this version (for a county it may be the province)."""
+        return self._admdvs
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Version:
+        if self.effective_to is not None and self.effective_to < self.effective_from:
+            raise ValueError(f"effective_to {self.effective_to} is before effective_from {self.effective_from}")
+        if self.outpatient and self.outpatient.cap.above == "inpatient" and self.inpatient is None:
+            raise ValueError("cap.above is inpatient, so the version needs an inpatient block")
+        rule = self.crediting.retired
+        if isinstance(rule, AveragePensionPercent) and rule.of not in self.reference_values:
+            raise ValueError(f"crediting.retired.of names {rule.of!r}, which is not in reference_values")
+        return self
+
+    def covers(self, on: date) -> bool:
+        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+
+ADMDVS = re.compile(r"^\d{6}$")
+
+
+class Region(Strict):
+    """One region's file: its code (`admdvs`, 医保区划), its name and its versions in date order."""
+
+    admdvs: str
+    name: str = Field(min_length=1)
+    versions: list[Version] = []
+
+    @field_validator("admdvs")
+    @classmethod
+    def _six_digits(cls, code: str) -> str:
+        if not ADMDVS.match(code):
+            raise ValueError("must be a 6-digit region code")
+        return code
+
+    @field_validator("versions")
+    @classmethod
+    def _no_overlap(cls, versions: list[Version]) -> list[Version]:
+        ordered = sorted(versions, key=lambda v: v.effective_from)
+        for earlier, later in zip(ordered, ordered[1:], strict=False):
+            if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
+                raise ValueError(
+                    f"version from {earlier.effective_from} overlaps the one from {later.effective_from}; "
+                    "give the earlier an effective_to before the later's effective_from"
+                )
+        return ordered
+
+    def model_post_init(self, _context: object) -> None:
+        for version in self.versions:
+            version._admdvs = self.admdvs
+
+    def version_on(self, on: date) -> Version | None:
+        return next((v for v in self.versions if v.covers(on)), None)
