@@ -9,7 +9,6 @@ A region without a file, or without a version on the date, falls back to its cit
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -19,6 +18,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from gongji.errors import describe, short_repr
 from gongji.policy import floor
 from gongji.policy.schema import ADMDVS, Region, Version
 
@@ -33,21 +33,6 @@ class PolicyNotFound(LookupError):
     """No region or no version for what was asked; the message says which."""
 
 
-def _path_text(loc: Iterable[object]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int) and not isinstance(part, bool) and text.endswith(("versions", "cost_bands")):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text or "(top level)"
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def load_region_file(path: Path) -> Region:
     """One region file, validated against the schema and the national floor, or a PolicyError."""
     name = path.name
@@ -58,15 +43,11 @@ def load_region_file(path: Path) -> Region:
     try:
         region = Region.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{name}: {_path_text(err['loc'])}: {message} (value: {_short(err.get('input'))})")
-        raise PolicyError("\n".join(lines)) from None
+        raise PolicyError("\n".join(f"{name}: {line}" for line in describe(exc))) from None
     lines = []
     for i, version in enumerate(region.versions):
         for v in floor.violations(version):
-            lines.append(f"{name}: versions[{i}].{v.path}: {v.message} (value: {_short(v.value)})")
+            lines.append(f"{name}: versions[{i}].{v.path}: {v.message} (value: {short_repr(v.value)})")
     if lines:
         raise PolicyError("\n".join(lines))
     return region

@@ -1,0 +1,124 @@
+"""The `gongji` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gongji.money import format_ratio, format_yuan
+from gongji.policy.loader import PolicyError, load_book
+from gongji.services.quote import QuoteError, amounts, parse_request, quote, totals
+
+app = typer.Typer(help="gongji (共济): employee medical insurance outpatient mutual aid.", no_args_is_help=True,
+                  add_completion=False)
+policy_app = typer.Typer(help="Region policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+PolicyDir = Annotated[
+    Path | None,
+    typer.Option("--policy-dir", help="A folder of region files read beside the shipped ones "
+                 "(default: $GONGJI_POLICY_DIR).", show_default=False),
+]
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 2: the input was wrong, nothing was done."""
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _book(policy_dir: Path | None):
+    try:
+        return load_book(policy_dir)
+    except PolicyError as exc:
+        fail(str(exc))
+
+
+@app.command("quote")
+def quote_command(
+    file: Annotated[str, typer.Argument(help="A JSON file of one person's visits; - reads stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    policy_dir: PolicyDir = None,
+) -> None:
+    """Settle a year of one person's outpatient visits and show what the pool and the member pay."""
+    if file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read {file}: {exc}")
+    book = _book(policy_dir)
+    try:
+        request = parse_request(text)
+        quoted = quote(request, book)
+    except QuoteError as exc:
+        fail(str(exc))
+    if as_json:
+        visits = [{"date": q.visit.date.isoformat(), "level": q.visit.level, "setting": q.visit.setting,
+                   **{k: format_yuan(v) for k, v in amounts(q).items()},
+                   "pool_prop": format_ratio(q.adjudication.pool_prop)} for q in quoted]
+        out = {"visits": visits, "totals": {k: format_yuan(v) for k, v in totals(quoted).items()}}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    region = book.region(request.region)
+    table = Table(title=f"{region.name} {request.region} · {request.person.type} · born {request.person.birth_date}")
+    headers = ("date", "level", "setting", "total", "covered", "deductible", "ratio", "pool",
+               "over cap", "inpatient", "member")
+    for header in headers:
+        table.add_column(header, justify="left" if header in ("date", "setting") else "right")
+    shown = ("medfee_sumamt", "inscp_scp_amt", "act_pay_dedc")
+    tail = ("hifp_pay", "over_cap_amt", "inpatient_pay", "psn_part_amt")
+    for q in quoted:
+        a = amounts(q)
+        table.add_row(q.visit.date.isoformat(), str(q.visit.level), q.visit.setting,
+                      *(format_yuan(a[k]) for k in shown), format_ratio(q.adjudication.pool_prop),
+                      *(format_yuan(a[k]) for k in tail))
+    t = totals(quoted)
+    table.add_section()
+    table.add_row("total", "", "", *(format_yuan(t[k]) for k in shown), "", *(format_yuan(t[k]) for k in tail))
+    console = _console()
+    console.print(table)
+    titles = dict.fromkeys(q.policy_title for q in quoted)
+    console.print("policy: " + "; ".join(titles))
+
+
+@policy_app.command("check")
+def policy_check(policy_dir: PolicyDir = None) -> None:
+    """Load every region file (shipped and the bureau's) and list the versions; errors exit with status 2."""
+    book = _book(policy_dir)
+    table = Table(title="region policies")
+    for header in ("admdvs", "name", "from", "to", "version", "illustrative"):
+        table.add_column(header)
+    for code, region in sorted(book.regions.items()):
+        for version in region.versions:
+            table.add_row(code, region.name, str(version.effective_from), str(version.effective_to or ""),
+                          version.title, "yes" if _has_illustrative(version) else "")
+    _console().print(table)
+
+
+def _console() -> Console:
+    """The terminal's width on a terminal; wide enough for the tables when piped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+def _has_illustrative(model: object) -> bool:
+    if getattr(model, "illustrative", False):
+        return True
+    fields = getattr(type(model), "model_fields", {})
+    children = [getattr(model, name) for name in fields]
+    children += [v for c in children if isinstance(c, dict) for v in c.values()]
+    children += [v for c in children if isinstance(c, list) for v in c]
+    return any(_has_illustrative(c) for c in children if hasattr(type(c), "model_fields"))
+
+
+if __name__ == "__main__":
+    app()
