@@ -36,7 +36,10 @@ def _all_levels(mapping: dict) -> dict:
 
 
 def _same_for_every_level(value: object) -> object:
-    return value if isinstance(value, dict) else {level: value for level in LEVELS}
+    if isinstance(value, dict):
+        return value
+    yuan_to_fen(value)  # a bad amount is reported once, at the field, not once per level
+    return {level: value for level in LEVELS}
 
 
 Fen = Annotated[int, BeforeValidator(_fen), Field(ge=0)]
