@@ -10,10 +10,11 @@ Order of the rules for a visit's covered amount (政策范围内费用):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import NamedTuple
 
+from gongji.engine.terms import OutpatientTerms
 from gongji.money import BP_ONE, div_half_up
-from gongji.policy.schema import Outpatient, RatioTable, Version
 
 CLINIC = "clinic"
 """定点医疗机构: a designated medical institution."""
@@ -49,27 +50,22 @@ class Adjudication(NamedTuple):
     accumulators: Accumulators
 
 
-def _segments(op: Outpatient, member_type: str, age: int, level: int,
-              start: int, amount: int) -> list[tuple[int, int]]:
-    """The visit's eligible amount [start, start+amount) of the year's covered cost, cut at band edges:
+def _half_up_bp(weighted: int) -> int:
+    """A sum of amount x basis points, non-negative, back to fen, half-up."""
+    return (2 * weighted + BP_ONE) // (2 * BP_ONE)
+
+
+def _segments(edges: tuple[int, ...], ratios: tuple[int, ...], start: int, amount: int) -> list[tuple[int, int]]:
+    """The eligible amount [start, start+amount) of the year's covered cost cut at the band edges:
     (part, ratio) pairs in order."""
-    bands = op.segments()
-    parts = []
     end = start + amount
-    for i, (edge, table) in enumerate(bands):
-        upper = bands[i + 1][0] if i + 1 < len(bands) else end
-        part = min(end, upper) - max(start, edge)
+    parts = []
+    last = len(edges) - 1
+    for i, edge in enumerate(edges):
+        part = min(end, edges[i + 1] if i < last else end) - max(start, edge)
         if part > 0:
-            parts.append((part, table.ratio(member_type, age, level)))
+            parts.append((part, ratios[i]))
     return parts
-
-
-def _ratio_at(op: Outpatient, member_type: str, age: int, level: int, position: int) -> int:
-    table: RatioTable = op.ratios
-    for edge, band_table in op.segments():
-        if position >= edge:
-            table = band_table
-    return table.ratio(member_type, age, level)
 
 
 def within_cap(parts: list[tuple[int, int]], remaining: int) -> int:
@@ -85,47 +81,42 @@ def within_cap(parts: list[tuple[int, int]], remaining: int) -> int:
     return covered
 
 
-def adjudicate(version: Version, member_type: str, age: int, level: int, setting: str, covered: int,
+def adjudicate(terms: OutpatientTerms, member_type: str, age: int, level: int, setting: str, covered: int,
                acc: Accumulators, prescribed: bool = True) -> Adjudication:
-    """Settle the covered amount of one visit under `version` for a member of `member_type` aged `age`.
+    """Settle the covered amount of one visit under `terms` (see `compile_terms`) for a member of
+    `member_type` aged `age`.
 
     At a pharmacy, `level` is the prescribing institution's level and `prescribed` says whether the drugs
     come on its prescription.
     """
-    op = version.outpatient
-    pooled = op is not None and (setting != PHARMACY or (prescribed and op.pharmacy.pooled))
-    if not pooled:
+    if not terms.pooled or (setting == PHARMACY and not (prescribed and terms.pharmacy_pooled)):
         return Adjudication(covered, 0, 0, 0, 0, 0, covered, acc)
-    deductible_rule = op.deductible
-    owed = deductible_rule.amount(member_type, level)
-    if deductible_rule.accumulates:
-        owed = max(0, owed - acc.deductible)
-    dedc = min(covered, owed)
+    t = terms.lookup(member_type, age, level)
+    owed = t.deductible - acc.deductible if terms.accumulates else t.deductible
+    dedc = 0 if owed <= 0 else covered if covered < owed else owed
     eligible = covered - dedc
     start = acc.covered + dedc
-    parts = _segments(op, member_type, age, level, start, eligible)
-    raw = div_half_up(sum(part * bp for part, bp in parts), BP_ONE)
-    remaining = max(0, op.cap.amount(member_type) - acc.pool)
+    edges = terms.edges
+    if len(edges) == 1:
+        prop = t.ratios[0]
+        parts = [(eligible, prop)]
+    else:
+        parts = _segments(edges, t.ratios, start, eligible)
+        prop = t.ratios[bisect_right(edges, start) - 1]
+    raw = _half_up_bp(sum(part * bp for part, bp in parts))
+    remaining = t.cap - acc.pool
+    if remaining < 0:
+        remaining = 0
     if raw <= remaining:
         hifp, over = raw, 0
     else:
         hifp, over = remaining, eligible - within_cap(parts, remaining)
     inpatient = 0
-    if over and op.cap.above == "inpatient":
-        ip = version.inpatient
-        inpatient_raw = div_half_up(over * ip.ratios.ratio(member_type, age, level), BP_ONE)
-        inpatient = min(inpatient_raw, max(0, ip.cap.amount(member_type) - acc.inpatient))
-    return Adjudication(
-        inscp_scp_amt=covered,
-        act_pay_dedc=dedc,
-        hifp_pay=hifp,
-        pool_prop=_ratio_at(op, member_type, age, level, start),
-        over_cap_amt=over,
-        inpatient_pay=inpatient,
-        psn_part_amt=covered - hifp - inpatient,
-        accumulators=Accumulators(acc.deductible + dedc, acc.pool + hifp, acc.covered + covered,
-                                  acc.inpatient + inpatient),
-    )
+    if over and terms.to_inpatient:
+        inpatient = min(_half_up_bp(over * t.inpatient_ratio), max(0, t.inpatient_cap - acc.inpatient))
+    return Adjudication(covered, dedc, hifp, prop, over, inpatient, covered - hifp - inpatient,
+                        Accumulators(acc.deductible + dedc, acc.pool + hifp, acc.covered + covered,
+                                     acc.inpatient + inpatient))
 
 
 class AccountSplit(NamedTuple):

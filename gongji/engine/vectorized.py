@@ -2,7 +2,7 @@
 visit by visit, to the fen.
 
 Every accumulator of the sequential engine is a per-member-year cumulative sum here:
-* the pool payment: min(cumulative raw payment, cap) differenced;
+* the pool payment: min(cumulative raw payment, cap), differenced;
 * the deductible with top-up (and the annual deductible, its one-tier case): taking the levels' deductible
   amounts in ascending order as tiers v, the deductible paid so far, capped at v, equals the cumulative sum,
   capped at v, of each visit's covered amount (visits whose own amount is at least v) or deductible paid
@@ -12,24 +12,27 @@ One policy version settles the frame, and a member's type must not change within
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
+from gongji.engine.terms import LevelTerms, OutpatientTerms
 from gongji.money import BP_ONE
-from gongji.policy.schema import Outpatient, RatioTable, Version
+from gongji.policy.values import IN_SERVICE, LEVELS, RETIRED
 
 VISIT_COLUMNS = {
-    "psn": "member id, any type",
+    "psn": "member id, any sortable type",
     "date": "visit date (pl.Date)",
     "retired": "bool: the member is a retiree",
     "age": "full years on the visit date",
     "level": "institution level 1-3 (at a pharmacy: the prescriber's)",
     "pharmacy": "bool: settled at a designated pharmacy",
-    "prescribed": "bool: on a designated institution's prescription (matters at a pharmacy)",
-    "covered": "policy-covered amount in fen (int64)",
+    "prescribed": "bool, optional (default true): on a designated institution's prescription",
+    "covered": "policy-covered amount in fen (integer)",
 }
 RESULT_COLUMNS = ("act_pay_dedc", "hifp_pay", "pool_prop", "over_cap_amt", "inpatient_pay", "psn_part_amt")
-
 _NEW_GROUP = "_new_group"
+_ZERO = pl.lit(0, pl.Int64)
 
 
 class FrameError(ValueError):
@@ -37,30 +40,34 @@ class FrameError(ValueError):
 
 
 def _group_cumsum(x: pl.Expr) -> pl.Expr:
-    """Cumulative sum within each member-year of a frame sorted by member and date."""
+    """Cumulative sum of a non-negative column within each member-year (rows sorted by member and date).
+
+    The running total before each group's first row never decreases, so a running maximum carries it
+    through the group."""
     total = x.cum_sum()
-    start = pl.when(pl.col(_NEW_GROUP)).then(total - x).otherwise(None).forward_fill()
-    return total - start
+    return total - pl.when(pl.col(_NEW_GROUP)).then(total - x).otherwise(0).cum_max()
 
 
-def _half_up(numerator: pl.Expr, denominator: pl.Expr | int) -> pl.Expr:
-    """Half-up division for non-negative numerators."""
-    return (2 * numerator + denominator) // (2 * denominator)
+def _half_up_bp(weighted: pl.Expr) -> pl.Expr:
+    return (2 * weighted + BP_ONE) // (2 * BP_ONE)
 
 
-def _by_member_type(in_service: object, retired: object) -> pl.Expr:
-    return pl.when(pl.col("retired")).then(pl.lit(retired)).otherwise(pl.lit(in_service))
+def _lookup(terms: OutpatientTerms, value: Callable[[LevelTerms], int],
+            rank: Callable[[str, LevelTerms], int] | None = None) -> pl.Expr:
+    """A per-row column of value(LevelTerms) (or rank(member type, LevelTerms)) by member type, retiree age
+    band and level, as when-chains (both branches of a when are computed, so every branch must be valid)."""
+    def of(member_type: str, age: int, level: int) -> pl.Expr:
+        t = terms.table[member_type, age, level]
+        return pl.lit(rank(member_type, t) if rank else value(t), pl.Int64)
 
+    def for_level(level: int) -> pl.Expr:
+        retired = of(RETIRED, 0, level)
+        for age in sorted(terms.retired_ages)[1:]:
+            retired = pl.when(pl.col("age") >= age).then(of(RETIRED, age, level)).otherwise(retired)
+        return pl.when(pl.col("retired")).then(retired).otherwise(of(IN_SERVICE, 0, level))
 
-def _by_level(mapping: dict[int, int]) -> pl.Expr:
-    return pl.col("level").replace_strict(mapping, return_dtype=pl.Int64)
-
-
-def _ratio(table: RatioTable) -> pl.Expr:
-    retired = _by_level(table.retired)
-    for age, by_level in sorted(table.retired_from_age.items()):
-        retired = pl.when(pl.col("age") >= age).then(_by_level(by_level)).otherwise(retired)
-    return pl.when(pl.col("retired")).then(retired).otherwise(_by_level(table.in_service))
+    return pl.when(pl.col("level") == 1).then(for_level(1)).when(pl.col("level") == 2).then(for_level(2)) \
+        .otherwise(for_level(3))
 
 
 def _prepare(visits: pl.DataFrame) -> pl.DataFrame:
@@ -68,111 +75,111 @@ def _prepare(visits: pl.DataFrame) -> pl.DataFrame:
     if missing:
         raise FrameError(f"visits frame lacks columns {missing}")
     frame = visits if "prescribed" in visits.columns else visits.with_columns(prescribed=pl.lit(True))
-    bad_level = frame.filter(~pl.col("level").is_in([1, 2, 3]))
-    if bad_level.height:
-        raise FrameError(f"level: {bad_level['level'][0]!r} is not 1, 2 or 3")
-    if frame.filter(pl.col("covered") < 0).height:
+    checks = frame.select(
+        level=(~pl.col("level").is_in(LEVELS)).any(), covered=(pl.col("covered") < 0).any(),
+        ordered=((pl.col("psn") > pl.col("psn").shift(1)) | ((pl.col("psn") == pl.col("psn").shift(1))
+                                                               & (pl.col("date") >= pl.col("date").shift(1))))
+        .fill_null(True).all()).row(0, named=True)
+    if checks["level"]:
+        bad = frame.filter(~pl.col("level").is_in(LEVELS))["level"][0]
+        raise FrameError(f"level: {bad!r} is not 1, 2 or 3")
+    if checks["covered"]:
         raise FrameError("covered: negative amounts")
-    year = pl.col("date").dt.year()
-    ordered = (pl.col("psn") > pl.col("psn").shift(1)) | (
-        (pl.col("psn") == pl.col("psn").shift(1)) & (pl.col("date") >= pl.col("date").shift(1)))
-    if not frame.select(ordered.fill_null(True).all()).item():
+    if not checks["ordered"]:
         frame = frame.sort("psn", "date", maintain_order=True)
+    year = pl.col("date").dt.year()
     frame = frame.with_columns(
         ((pl.col("psn") != pl.col("psn").shift(1)) | (year != year.shift(1))).fill_null(True).alias(_NEW_GROUP))
-    type_change = frame.select((~pl.col(_NEW_GROUP) & (pl.col("retired") != pl.col("retired").shift(1))).any())
-    if type_change.item():
+    if frame.select((~pl.col(_NEW_GROUP) & (pl.col("retired") != pl.col("retired").shift(1))).any()).item():
         raise FrameError("retired: a member's type changes within a settlement year; settle it sequentially")
     return frame
 
 
-def _deductible(op: Outpatient, frame: pl.DataFrame) -> pl.DataFrame:
-    rule = op.deductible
-    own = pl.when(pl.col("retired")).then(_by_level(rule.retired)).otherwise(_by_level(rule.in_service))
-    frame = frame.with_columns(_own_dedc=own)
-    if not rule.accumulates:
-        return frame.with_columns(act_pay_dedc=pl.min_horizontal("_c", "_own_dedc"))
-    tiers = {t: sorted(set(getattr(rule, t).values())) for t in ("in_service", "retired")}
-    rank = pl.when(pl.col("retired")).then(
-        pl.col("_own_dedc").replace_strict({v: i for i, v in enumerate(tiers["retired"])}, return_dtype=pl.Int64)
-    ).otherwise(
-        pl.col("_own_dedc").replace_strict({v: i for i, v in enumerate(tiers["in_service"])}, return_dtype=pl.Int64))
-    frame = frame.with_columns(_rank=rank, act_pay_dedc=pl.lit(0, dtype=pl.Int64))
+def _deductible(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
+    lf = lf.with_columns(_own_dedc=_lookup(terms, lambda t: t.deductible))
+    if not terms.accumulates:
+        return lf.with_columns(act_pay_dedc=pl.min_horizontal("_c", "_own_dedc"))
+    tiers = {member_type: sorted({terms.table[member_type, 0, level].deductible for level in LEVELS})
+             for member_type in (IN_SERVICE, RETIRED)}
+    rank = _lookup(terms, None, rank=lambda member_type, t: tiers[member_type].index(t.deductible))
+    lf = lf.with_columns(_rank=rank, act_pay_dedc=_ZERO)
     for k in range(max(len(t) for t in tiers.values())):
-        tier = _by_member_type(tiers["in_service"][min(k, len(tiers["in_service"]) - 1)],
-                               tiers["retired"][min(k, len(tiers["retired"]) - 1)])
+        tier = pl.when(pl.col("retired")).then(tiers[RETIRED][min(k, len(tiers[RETIRED]) - 1)]) \
+            .otherwise(tiers[IN_SERVICE][min(k, len(tiers[IN_SERVICE]) - 1)])
         x = pl.when(pl.col("_rank") >= k).then(pl.col("_c")).otherwise(pl.col("act_pay_dedc"))
-        paid = _group_cumsum(x)
-        owed = pl.min_horizontal(tier, paid) - pl.min_horizontal(tier, paid - x)
-        frame = frame.with_columns(
-            act_pay_dedc=pl.when(pl.col("_rank") == k).then(owed).otherwise(pl.col("act_pay_dedc")))
-    return frame
+        lf = lf.with_columns(_x=x).with_columns(_paid=_group_cumsum(pl.col("_x")))
+        owed = pl.min_horizontal(tier, "_paid") - pl.min_horizontal(tier, pl.col("_paid") - pl.col("_x"))
+        lf = lf.with_columns(act_pay_dedc=pl.when(pl.col("_rank") == k).then(owed).otherwise(pl.col("act_pay_dedc")))
+    return lf
 
 
-def _capped(raw: pl.Expr, cap: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(payment, cap remaining before the visit) for raw payments against a per-member-year cap."""
-    total = _group_cumsum(raw)
-    before = pl.min_horizontal(total - raw, cap)
-    return pl.min_horizontal(total, cap) - before, cap - before
+def _capped(lf: pl.LazyFrame, raw: str, cap: pl.Expr, paid: str, remaining: str | None = None) -> pl.LazyFrame:
+    """Payments `paid` of per-visit amounts `raw` against a per-member-year cap, and optionally the cap
+    `remaining` before each visit."""
+    lf = lf.with_columns(_total=_group_cumsum(pl.col(raw)), _cap=cap)
+    before = pl.min_horizontal(pl.col("_total") - pl.col(raw), "_cap")
+    columns = {paid: pl.min_horizontal("_total", "_cap") - before}
+    if remaining:
+        columns[remaining] = pl.col("_cap") - before
+    return lf.with_columns(**columns)
 
 
-def adjudicate_frame(version: Version, visits: pl.DataFrame) -> pl.DataFrame:
-    """Settle every visit of `visits` (columns VISIT_COLUMNS) under `version`.
+def adjudicate_frame(terms: OutpatientTerms, visits: pl.DataFrame) -> pl.DataFrame:
+    """Settle every visit of `visits` (columns VISIT_COLUMNS) under `terms`.
 
     Returns the visits, ordered by member and date (stable), with RESULT_COLUMNS added, in fen and
-    basis points, each as `outpatient.adjudicate` computes it for the visit after the member's earlier
-    visits of the same year.
+    basis points, each as `outpatient.adjudicate` computes it after the member's earlier visits of the year.
     """
     frame = _prepare(visits)
-    op = version.outpatient
-    if op is None:
-        return frame.drop(_NEW_GROUP).with_columns(
-            act_pay_dedc=pl.lit(0, pl.Int64), hifp_pay=pl.lit(0, pl.Int64), pool_prop=pl.lit(0, pl.Int64),
-            over_cap_amt=pl.lit(0, pl.Int64), inpatient_pay=pl.lit(0, pl.Int64), psn_part_amt=pl.col("covered"))
-    pooled = ~pl.col("pharmacy") | (pl.col("prescribed") & pl.lit(op.pharmacy.pooled))
-    frame = frame.with_columns(_pooled=pooled, _c=pl.when(pooled).then(pl.col("covered")).otherwise(0))
-    frame = _deductible(op, frame)
+    if not terms.pooled:
+        return frame.select(*visits.columns, act_pay_dedc=_ZERO, hifp_pay=_ZERO, pool_prop=_ZERO,
+                            over_cap_amt=_ZERO, inpatient_pay=_ZERO, psn_part_amt=pl.col("covered").cast(pl.Int64))
+    pooled = ~pl.col("pharmacy") | (pl.col("prescribed") & pl.lit(terms.pharmacy_pooled))
+    lf = frame.lazy().with_columns(_pooled=pooled).with_columns(
+        _c=pl.when(pl.col("_pooled")).then(pl.col("covered").cast(pl.Int64)).otherwise(0))
+    lf = _deductible(terms, lf)
 
-    start = _group_cumsum(pl.col("_c")) - pl.col("_c") + pl.col("act_pay_dedc")
-    frame = frame.with_columns(_start=start, _eligible=pl.col("_c") - pl.col("act_pay_dedc"))
-    bands = op.segments()
-    parts, ratios = [], []
-    end = pl.col("_start") + pl.col("_eligible")
-    for i, (edge, table) in enumerate(bands):
-        upper = pl.lit(bands[i + 1][0]) if i + 1 < len(bands) else end
-        parts.append(pl.max_horizontal(pl.min_horizontal(end, upper) - pl.max_horizontal("_start", pl.lit(edge)), 0))
-        ratios.append(_ratio(table))
-    frame = frame.with_columns(
-        *(p.alias(f"_part{i}") for i, p in enumerate(parts)), *(r.alias(f"_ratio{i}") for i, r in enumerate(ratios)))
-    parts = [pl.col(f"_part{i}") for i in range(len(bands))]
-    ratios = [pl.col(f"_ratio{i}") for i in range(len(bands))]
-    prop = ratios[0]
-    for (edge, _table), ratio in zip(bands[1:], ratios[1:], strict=True):
-        prop = pl.when(pl.col("_start") >= edge).then(ratio).otherwise(prop)
-    raw = _half_up(pl.sum_horizontal(p * r for p, r in zip(parts, ratios, strict=True)), BP_ONE)
-    frame = frame.with_columns(_raw=raw, pool_prop=pl.when(pl.col("_pooled")).then(prop).otherwise(0))
-    hifp, remaining = _capped(pl.col("_raw"), _by_member_type(op.cap.in_service, op.cap.retired))
-    frame = frame.with_columns(hifp_pay=hifp, _remaining=remaining)
+    edges = terms.edges
+    lf = lf.with_columns(_start=_group_cumsum(pl.col("_c")) - pl.col("_c") + pl.col("act_pay_dedc"),
+                         _eligible=pl.col("_c") - pl.col("act_pay_dedc"))
+    lf = lf.with_columns(*(_lookup(terms, lambda t, i=i: t.ratios[i]).alias(f"_ratio{i}") for i in range(len(edges))))
+    ratios = [pl.col(f"_ratio{i}") for i in range(len(edges))]
+    if len(edges) == 1:
+        parts = [pl.col("_eligible")]
+        prop = ratios[0]
+    else:
+        end = pl.col("_start") + pl.col("_eligible")
+        lf = lf.with_columns(*(
+            pl.max_horizontal(pl.min_horizontal(end, edges[i + 1] if i + 1 < len(edges) else end)
+                              - pl.max_horizontal("_start", edge), 0).alias(f"_part{i}")
+            for i, edge in enumerate(edges)))
+        parts = [pl.col(f"_part{i}") for i in range(len(edges))]
+        prop = ratios[0]
+        for edge, ratio in zip(edges[1:], ratios[1:], strict=True):
+            prop = pl.when(pl.col("_start") >= edge).then(ratio).otherwise(prop)
+    weighted = parts[0] * ratios[0]
+    for part, ratio in zip(parts[1:], ratios[1:], strict=True):
+        weighted = weighted + part * ratio
+    lf = lf.with_columns(_raw=_half_up_bp(weighted), pool_prop=pl.when(pl.col("_pooled")).then(prop).otherwise(0))
+    lf = _capped(lf, "_raw", _lookup(terms, lambda t: t.cap), "hifp_pay", "_remaining")
 
     budget = pl.col("_remaining") * BP_ONE
-    within = pl.lit(0, pl.Int64)
-    done = pl.lit(False)
+    within, done = _ZERO, pl.lit(False)
     for part, ratio in zip(parts, ratios, strict=True):
         cost = part * ratio
         fits = cost <= budget
         within = within + pl.when(done).then(0).when(fits).then(part).otherwise(
-            _half_up(budget, pl.max_horizontal(ratio, 1)))
+            (2 * budget + ratio) // (2 * pl.max_horizontal(ratio, 1)))
         budget = pl.when(fits).then(budget - cost).otherwise(budget)
         done = done | ~fits
-    over = pl.when(pl.col("_raw") > pl.col("_remaining")).then(pl.col("_eligible") - within).otherwise(0)
-    frame = frame.with_columns(over_cap_amt=over)
+    lf = lf.with_columns(
+        over_cap_amt=pl.when(pl.col("_raw") > pl.col("_remaining")).then(pl.col("_eligible") - within).otherwise(0))
 
-    if op.cap.above == "inpatient":
-        ip = version.inpatient
-        inpatient_raw = _half_up(pl.col("over_cap_amt") * _ratio(ip.ratios), BP_ONE)
-        inpatient, _ = _capped(inpatient_raw, _by_member_type(ip.cap.in_service, ip.cap.retired))
-        frame = frame.with_columns(inpatient_pay=inpatient)
+    if terms.to_inpatient:
+        inpatient_ratio = _lookup(terms, lambda t: t.inpatient_ratio)
+        lf = lf.with_columns(_inpatient_raw=_half_up_bp(pl.col("over_cap_amt") * inpatient_ratio))
+        lf = _capped(lf, "_inpatient_raw", _lookup(terms, lambda t: t.inpatient_cap), "inpatient_pay")
     else:
-        frame = frame.with_columns(inpatient_pay=pl.lit(0, pl.Int64))
-    frame = frame.with_columns(psn_part_amt=pl.col("covered") - pl.col("hifp_pay") - pl.col("inpatient_pay"))
-    return frame.select(*visits.columns, *RESULT_COLUMNS)
+        lf = lf.with_columns(inpatient_pay=_ZERO)
+    lf = lf.with_columns(psn_part_amt=pl.col("covered") - pl.col("hifp_pay") - pl.col("inpatient_pay"))
+    return lf.select(*visits.columns, *RESULT_COLUMNS).collect()

@@ -15,7 +15,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from gongji.engine.bill import CLASS_A, CLASS_B, CLASS_C, PRICE_SCALE, BillSplit, LineItem, covered_only, split_bill
 from gongji.engine.dates import age_on
-from gongji.engine.outpatient import CLINIC, PHARMACY, Accumulators, Adjudication, adjudicate
+from gongji.engine.outpatient import CLINIC, Accumulators, Adjudication, adjudicate
+from gongji.engine.terms import OutpatientTerms, compile_terms
 from gongji.errors import describe
 from gongji.money import MoneyError, parse_ratio, to_decimal, yuan_to_fen
 from gongji.policy.loader import PolicyBook, PolicyNotFound
@@ -146,6 +147,7 @@ def quote(request: QuoteRequest, book: PolicyBook) -> list[QuotedVisit]:
     except PolicyNotFound as exc:
         raise QuoteError(f"region: {exc}") from None
     years: dict[int, Accumulators] = {}
+    compiled: dict[int, OutpatientTerms] = {}
     quoted = []
     for i, visit in enumerate(request.visits):
         if visit.date < request.person.birth_date:
@@ -155,7 +157,8 @@ def quote(request: QuoteRequest, book: PolicyBook) -> list[QuotedVisit]:
         except PolicyNotFound as exc:
             raise QuoteError(f"visits[{i}].date: {exc}") from None
         bill = visit.bill()
-        result = adjudicate(version, request.person.type, age_on(request.person.birth_date, visit.date),
+        terms = compiled.setdefault(id(version), compile_terms(version))
+        result = adjudicate(terms, request.person.type, age_on(request.person.birth_date, visit.date),
                             visit.level, visit.setting, bill.inscp_scp_amt,
                             years.get(visit.date.year, Accumulators()), visit.prescribed)
         years[visit.date.year] = result.accumulators

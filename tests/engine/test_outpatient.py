@@ -5,14 +5,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gongji.engine.outpatient import Accumulators, adjudicate, split_member_share, within_cap
+from gongji.engine.terms import compile_terms
 from tests.engine.strategies import versions, visits
 
 
 def _run(version, year):
+    terms = compile_terms(version)
     acc = Accumulators()
     results = []
     for member_type, age, level, setting, covered, prescribed, _day in year:
-        result = adjudicate(version, member_type, age, level, setting, covered, acc, prescribed)
+        result = adjudicate(terms, member_type, age, level, setting, covered, acc, prescribed)
         results.append(result)
         acc = result.accumulators
     return results
@@ -45,8 +47,9 @@ def test_a_larger_bill_never_gets_a_smaller_fund_payment(version, year, extra):
     history = _run(version, year[:-1])
     acc = history[-1].accumulators if history else Accumulators()
     member_type, age, level, setting, covered, prescribed, _day = year[-1]
-    smaller = adjudicate(version, member_type, age, level, setting, covered, acc, prescribed)
-    larger = adjudicate(version, member_type, age, level, setting, covered + extra, acc, prescribed)
+    terms = compile_terms(version)
+    smaller = adjudicate(terms, member_type, age, level, setting, covered, acc, prescribed)
+    larger = adjudicate(terms, member_type, age, level, setting, covered + extra, acc, prescribed)
     assert larger.hifp_pay >= smaller.hifp_pay
     assert larger.hifp_pay + larger.inpatient_pay >= smaller.hifp_pay + smaller.inpatient_pay
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gongji.engine.outpatient import CLINIC, PHARMACY, Accumulators, adjudicate
+from gongji.engine.terms import compile_terms
 from gongji.engine.vectorized import RESULT_COLUMNS, FrameError, adjudicate_frame
 from tests.engine.strategies import versions, visits
 
@@ -21,13 +22,13 @@ def _frame(rows):
                                       "covered": pl.Int64}, orient="row")
 
 
-def _sequential(version, rows):
+def _sequential(terms, rows):
     """Visits in member, date order, settled one by one, each member-year from zero."""
     out, acc, key = [], Accumulators(), None
     for psn, day, retired, age, level, pharmacy, prescribed, covered in rows:
         if key != (psn, day.year):
             acc, key = Accumulators(), (psn, day.year)
-        r = adjudicate(version, "retired" if retired else "in_service", age, level,
+        r = adjudicate(terms, "retired" if retired else "in_service", age, level,
                        PHARMACY if pharmacy else CLINIC, covered, acc, prescribed)
         acc = r.accumulators
         out.append(tuple(getattr(r, f) for f in FIELDS))
@@ -36,8 +37,9 @@ def _sequential(version, rows):
 
 def _assert_agree(version, rows):
     rows = sorted(rows, key=lambda r: (r[0], r[1]))
-    got = adjudicate_frame(version, _frame(rows)).select(FIELDS).rows()
-    expected = _sequential(version, rows)
+    terms = compile_terms(version)
+    got = adjudicate_frame(terms, _frame(rows)).select(FIELDS).rows()
+    expected = _sequential(terms, rows)
     mismatches = [(row, e, g) for row, e, g in zip(rows, expected, got, strict=True) if e != g]
     assert not mismatches, mismatches[:3]
 
@@ -80,7 +82,7 @@ def test_agree_on_100000_random_visits(book, region, on):
 
 def test_pre_reform_pays_nothing(book):
     rows = [(1, date(2022, 3, 1), False, 40, 1, False, True, 100_000)]
-    out = adjudicate_frame(book.policy_for("321000", date(2022, 3, 1)), _frame(rows))
+    out = adjudicate_frame(compile_terms(book.policy_for("321000", date(2022, 3, 1))), _frame(rows))
     assert out.select(RESULT_COLUMNS).row(0) == (0, 0, 0, 0, 0, 100_000)
 
 
@@ -89,7 +91,7 @@ def test_unsorted_input_comes_back_in_member_date_order(book):
     rows = [(2, date(2024, 3, 1), False, 40, 1, False, True, 100_000),
             (1, date(2024, 5, 1), False, 40, 1, False, True, 100_000),
             (1, date(2024, 2, 1), False, 40, 1, False, True, 100_000)]
-    out = adjudicate_frame(version, _frame(rows))
+    out = adjudicate_frame(compile_terms(version), _frame(rows))
     assert out.select("psn", "date").rows() == [(1, date(2024, 2, 1)), (1, date(2024, 5, 1)), (2, date(2024, 3, 1))]
     # member 1: 1000 - 600 deductible = 400 x 70% = 280, then 1000 x 70% = 700; member 2 like the first
     assert out["hifp_pay"].to_list() == [28_000, 70_000, 28_000]
@@ -103,15 +105,15 @@ def test_bad_frames(book, change, message):
     row = {"psn": 1, "date": date(2024, 3, 1), "retired": False, "age": 40, "level": 1, "pharmacy": False,
            "prescribed": True, "covered": 100} | change
     with pytest.raises(FrameError, match=message):
-        adjudicate_frame(book.policy_for("321000", date(2024, 1, 1)), pl.DataFrame([row]))
+        adjudicate_frame(compile_terms(book.policy_for("321000", date(2024, 1, 1))), pl.DataFrame([row]))
 
 
 def test_a_type_change_within_a_year_is_refused(book):
     rows = [(1, date(2024, 3, 1), False, 59, 1, False, True, 100), (1, date(2024, 9, 1), True, 60, 1, False, True, 100)]
     with pytest.raises(FrameError, match="type changes within a settlement year"):
-        adjudicate_frame(book.policy_for("321000", date(2024, 1, 1)), _frame(rows))
+        adjudicate_frame(compile_terms(book.policy_for("321000", date(2024, 1, 1))), _frame(rows))
 
 
 def test_missing_columns(book):
     with pytest.raises(FrameError, match=r"lacks columns \['date', 'retired', 'age'"):
-        adjudicate_frame(book.policy_for("321000", date(2024, 1, 1)), pl.DataFrame({"psn": [1]}))
+        adjudicate_frame(compile_terms(book.policy_for("321000", date(2024, 1, 1))), pl.DataFrame({"psn": [1]}))
