@@ -70,27 +70,37 @@ def _lookup(terms: OutpatientTerms, value: Callable[[LevelTerms], int],
         .otherwise(for_level(3))
 
 
+def _new_group() -> pl.Expr:
+    """True on the first visit of each member-year."""
+    year = pl.col("date").dt.year()
+    return ((pl.col("psn") != pl.col("psn").shift(1)) | (year != year.shift(1))).fill_null(True)
+
+
+def _checks(frame: pl.DataFrame) -> dict[str, bool]:
+    """One pass over the frame: bad levels, negative amounts, order, a type change within a member-year."""
+    psn, day = pl.col("psn"), pl.col("date")
+    ordered = ((psn > psn.shift(1)) | ((psn == psn.shift(1)) & (day >= day.shift(1)))).fill_null(True)
+    return frame.lazy().select(
+        bad_level=(~pl.col("level").is_in(LEVELS)).any(), negative=(pl.col("covered") < 0).any(),
+        ordered=ordered.all(), type_change=(~_new_group() & (pl.col("retired") != pl.col("retired").shift(1))).any(),
+    ).collect().row(0, named=True)
+
+
 def _prepare(visits: pl.DataFrame) -> pl.DataFrame:
     missing = [c for c in VISIT_COLUMNS if c not in visits.columns and c != "prescribed"]
     if missing:
         raise FrameError(f"visits frame lacks columns {missing}")
     frame = visits if "prescribed" in visits.columns else visits.with_columns(prescribed=pl.lit(True))
-    checks = frame.select(
-        level=(~pl.col("level").is_in(LEVELS)).any(), covered=(pl.col("covered") < 0).any(),
-        ordered=((pl.col("psn") > pl.col("psn").shift(1)) | ((pl.col("psn") == pl.col("psn").shift(1))
-                                                               & (pl.col("date") >= pl.col("date").shift(1))))
-        .fill_null(True).all()).row(0, named=True)
-    if checks["level"]:
+    checks = _checks(frame)
+    if checks["bad_level"]:
         bad = frame.filter(~pl.col("level").is_in(LEVELS))["level"][0]
         raise FrameError(f"level: {bad!r} is not 1, 2 or 3")
-    if checks["covered"]:
+    if checks["negative"]:
         raise FrameError("covered: negative amounts")
     if not checks["ordered"]:
         frame = frame.sort("psn", "date", maintain_order=True)
-    year = pl.col("date").dt.year()
-    frame = frame.with_columns(
-        ((pl.col("psn") != pl.col("psn").shift(1)) | (year != year.shift(1))).fill_null(True).alias(_NEW_GROUP))
-    if frame.select((~pl.col(_NEW_GROUP) & (pl.col("retired") != pl.col("retired").shift(1))).any()).item():
+        checks = _checks(frame)
+    if checks["type_change"]:
         raise FrameError("retired: a member's type changes within a settlement year; settle it sequentially")
     return frame
 
@@ -106,8 +116,11 @@ def _deductible(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
     for k in range(max(len(t) for t in tiers.values())):
         tier = pl.when(pl.col("retired")).then(tiers[RETIRED][min(k, len(tiers[RETIRED]) - 1)]) \
             .otherwise(tiers[IN_SERVICE][min(k, len(tiers[IN_SERVICE]) - 1)])
-        x = pl.when(pl.col("_rank") >= k).then(pl.col("_c")).otherwise(pl.col("act_pay_dedc"))
-        lf = lf.with_columns(_x=x).with_columns(_paid=_group_cumsum(pl.col("_x")))
+        if k == 0:  # every visit is at least the lowest tier: the cumulative covered amount
+            lf = lf.with_columns(_x=pl.col("_c"), _paid=pl.col("_cum_c"))
+        else:
+            x = pl.when(pl.col("_rank") >= k).then(pl.col("_c")).otherwise(pl.col("act_pay_dedc"))
+            lf = lf.with_columns(_x=x).with_columns(_paid=_group_cumsum(pl.col("_x")))
         owed = pl.min_horizontal(tier, "_paid") - pl.min_horizontal(tier, pl.col("_paid") - pl.col("_x"))
         lf = lf.with_columns(act_pay_dedc=pl.when(pl.col("_rank") == k).then(owed).otherwise(pl.col("act_pay_dedc")))
     return lf
@@ -135,12 +148,13 @@ def adjudicate_frame(terms: OutpatientTerms, visits: pl.DataFrame) -> pl.DataFra
         return frame.select(*visits.columns, act_pay_dedc=_ZERO, hifp_pay=_ZERO, pool_prop=_ZERO,
                             over_cap_amt=_ZERO, inpatient_pay=_ZERO, psn_part_amt=pl.col("covered").cast(pl.Int64))
     pooled = ~pl.col("pharmacy") | (pl.col("prescribed") & pl.lit(terms.pharmacy_pooled))
-    lf = frame.lazy().with_columns(_pooled=pooled).with_columns(
+    lf = frame.lazy().with_columns(_pooled=pooled, **{_NEW_GROUP: _new_group()}).with_columns(
         _c=pl.when(pl.col("_pooled")).then(pl.col("covered").cast(pl.Int64)).otherwise(0))
+    lf = lf.with_columns(_cum_c=_group_cumsum(pl.col("_c")))
     lf = _deductible(terms, lf)
 
     edges = terms.edges
-    lf = lf.with_columns(_start=_group_cumsum(pl.col("_c")) - pl.col("_c") + pl.col("act_pay_dedc"),
+    lf = lf.with_columns(_start=pl.col("_cum_c") - pl.col("_c") + pl.col("act_pay_dedc"),
                          _eligible=pl.col("_c") - pl.col("act_pay_dedc"))
     lf = lf.with_columns(*(_lookup(terms, lambda t, i=i: t.ratios[i]).alias(f"_ratio{i}") for i in range(len(edges))))
     ratios = [pl.col(f"_ratio{i}") for i in range(len(edges))]
