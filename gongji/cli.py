@@ -70,24 +70,25 @@ def quote_command(
         return
     region = book.region(request.region)
     table = Table(title=f"{region.name} {request.region} · {request.person.type} · born {request.person.birth_date}")
-    headers = ("date", "level", "setting", "total", "covered", "deductible", "ratio", "pool",
-               "over cap", "inpatient", "member")
-    for header in headers:
-        table.add_column(header, justify="left" if header in ("date", "setting") else "right")
-    shown = ("medfee_sumamt", "inscp_scp_amt", "act_pay_dedc")
-    tail = ("hifp_pay", "over_cap_amt", "inpatient_pay", "psn_part_amt")
+    columns = [("total", "medfee_sumamt"), ("covered", "inscp_scp_amt"), ("deductible", "act_pay_dedc"),
+               ("ratio", "pool_prop"), ("pool", "hifp_pay"), ("over cap", "over_cap_amt"),
+               ("inpatient", "inpatient_pay"), ("member", "psn_part_amt")]
+    if request.account_balance is not None:
+        columns += [("account", "acct_pay"), ("cash", "psn_cash_pay"), ("balance", "balc")]
+    for header in ("date", "level", "setting"):
+        table.add_column(header, justify="left")
+    for header, _name in columns:
+        table.add_column(header, justify="right")
     for q in quoted:
-        a = amounts(q)
-        table.add_row(q.visit.date.isoformat(), str(q.visit.level), q.visit.setting,
-                      *(format_yuan(a[k]) for k in shown), format_ratio(q.adjudication.pool_prop),
-                      *(format_yuan(a[k]) for k in tail))
-    t = totals(quoted)
+        shown = {k: format_yuan(v) for k, v in amounts(q).items()}
+        shown["pool_prop"] = format_ratio(q.adjudication.pool_prop)
+        table.add_row(q.visit.date.isoformat(), str(q.visit.level), q.visit.setting, *(shown[n] for _h, n in columns))
+    summed = {k: format_yuan(v) for k, v in totals(quoted).items()} | {"pool_prop": ""}
     table.add_section()
-    table.add_row("total", "", "", *(format_yuan(t[k]) for k in shown), "", *(format_yuan(t[k]) for k in tail))
+    table.add_row("total", "", "", *(summed[n] for _h, n in columns))
     console = _console()
     console.print(table)
-    titles = dict.fromkeys(q.policy_title for q in quoted)
-    console.print("policy: " + "; ".join(titles))
+    console.print("policy: " + "; ".join(dict.fromkeys(q.policy_title for q in quoted)))
 
 
 @policy_app.command("check")

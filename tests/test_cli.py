@@ -32,6 +32,17 @@ def test_quote_json_from_stdin():
     assert out["totals"]["inscp_scp_amt"] == "3800.00"
 
 
+def test_an_account_balance_pays_the_member_share_until_it_runs_out():
+    result = _quote(YANGZHOU | {"account_balance": "1500.00"}, "--json")
+    assert result.exit_code == 0, result.output
+    first, second = json.loads(result.stdout)["visits"]
+    # member shares 1320.00 then 320.00: the account pays 1320.00 (180.00 left), then 180.00 and 140.00 cash
+    assert (first["acct_pay"], first["psn_cash_pay"], first["balc"]) == ("1320.00", "0.00", "180.00")
+    assert (second["acct_pay"], second["psn_cash_pay"], second["balc"]) == ("180.00", "140.00", "0.00")
+    totals = json.loads(result.stdout)["totals"]
+    assert (totals["acct_pay"], totals["psn_cash_pay"], totals["balc"]) == ("1500.00", "140.00", "0.00")
+
+
 def test_quote_table_from_a_file(tmp_path):
     path = tmp_path / "visits.json"
     path.write_text(json.dumps(YANGZHOU), encoding="utf-8")
@@ -67,6 +78,7 @@ def _visit(**change):
     (_visit(covered="5.001"), "visits[0].covered: '5.001' has more than two decimals (amount in yuan)"),
     (_visit(colour="red"), "visits[0].colour: unknown key (value: 'red')"),
     (YANGZHOU | {"extra": 1}, "extra: unknown key (value: 1)"),
+    (YANGZHOU | {"account_balance": "-1.00"}, "account_balance: must not be negative"),
     (_visit(setting="home"), "visits[0].setting: Input should be 'clinic' or 'pharmacy' (value: 'home')"),
     (_visit(lines=[]), "visits[0]: give either covered or lines"),
     (_visit(covered=None), "visits[0]: give either covered or lines"),

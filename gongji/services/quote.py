@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from gongji.engine.bill import CLASS_A, CLASS_B, CLASS_C, PRICE_SCALE, BillSplit, LineItem, covered_only, split_bill
 from gongji.engine.dates import age_on
-from gongji.engine.outpatient import CLINIC, Accumulators, Adjudication, adjudicate
+from gongji.engine.outpatient import CLINIC, AccountSplit, Accumulators, Adjudication, adjudicate, split_member_share
 from gongji.engine.terms import OutpatientTerms, compile_terms
 from gongji.errors import describe
 from gongji.money import MoneyError, parse_ratio, to_decimal, yuan_to_fen
@@ -114,6 +114,9 @@ class QuoteRequest(_Input):
     region: str
     person: QuotePerson
     visits: list[QuoteVisit] = Field(min_length=1)
+    account_balance: Yuan | None = None
+    """the personal account's balance before the first visit; when given, each visit's member share is
+    paid from it as far as it goes, the rest in cash."""
 
 
 class QuotedVisit(NamedTuple):
@@ -121,6 +124,8 @@ class QuotedVisit(NamedTuple):
     bill: BillSplit
     adjudication: Adjudication
     policy_title: str
+    account: AccountSplit | None = None
+    balance_after: int | None = None
 
     @property
     def psn_part_amt(self) -> int:
@@ -146,6 +151,7 @@ def quote(request: QuoteRequest, book: PolicyBook) -> list[QuotedVisit]:
         book.region(request.region)
     except PolicyNotFound as exc:
         raise QuoteError(f"region: {exc}") from None
+    balance = request.account_balance
     years: dict[int, Accumulators] = {}
     compiled: dict[int, OutpatientTerms] = {}
     quoted = []
@@ -162,25 +168,35 @@ def quote(request: QuoteRequest, book: PolicyBook) -> list[QuotedVisit]:
                             visit.level, visit.setting, bill.inscp_scp_amt,
                             years.get(visit.date.year, Accumulators()), visit.prescribed)
         years[visit.date.year] = result.accumulators
-        quoted.append(QuotedVisit(visit, bill, result, version.title))
+        q = QuotedVisit(visit, bill, result, version.title)
+        if balance is not None:
+            account = split_member_share(q.psn_part_amt, balance)
+            balance -= account.acct_pay
+            q = q._replace(account=account, balance_after=balance)
+        quoted.append(q)
     return quoted
 
 
-AMOUNT_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
-                 "act_pay_dedc", "hifp_pay", "over_cap_amt", "inpatient_pay", "psn_part_amt")
-"""The amounts of a quoted visit, under the national platform's names (inpatient_pay is gongji's: the pool's
-payment of `over_cap_amt` under the inpatient benefit)."""
-
-
 def amounts(q: QuotedVisit) -> dict[str, int]:
+    """The amounts of a quoted visit under the national platform's names (inpatient_pay is gongji's: the
+    pool's payment of `over_cap_amt` under the inpatient benefit); with an account balance, also
+    acct_pay, psn_cash_pay and balc (the balance after the visit)."""
     a, b = q.adjudication, q.bill
-    return {
+    result = {
         "medfee_sumamt": b.medfee_sumamt, "fulamt_ownpay_amt": b.fulamt_ownpay_amt,
         "overlmt_selfpay": b.overlmt_selfpay, "preselfpay_amt": b.preselfpay_amt,
         "inscp_scp_amt": b.inscp_scp_amt, "act_pay_dedc": a.act_pay_dedc, "hifp_pay": a.hifp_pay,
         "over_cap_amt": a.over_cap_amt, "inpatient_pay": a.inpatient_pay, "psn_part_amt": q.psn_part_amt,
     }
+    if q.account is not None:
+        result |= {"acct_pay": q.account.acct_pay, "psn_cash_pay": q.account.psn_cash_pay, "balc": q.balance_after}
+    return result
 
 
 def totals(quoted: list[QuotedVisit]) -> dict[str, int]:
-    return {name: sum(amounts(q)[name] for q in quoted) for name in AMOUNT_FIELDS}
+    """Every amount summed over the visits; balc is the balance after the last visit."""
+    summed: dict[str, int] = {}
+    for q in quoted:
+        for name, value in amounts(q).items():
+            summed[name] = value if name == "balc" else summed.get(name, 0) + value
+    return summed
