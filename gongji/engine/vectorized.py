@@ -77,16 +77,16 @@ def _new_group() -> pl.Expr:
 
 
 def _checks(frame: pl.DataFrame) -> dict[str, bool]:
-    """One pass over the frame: bad levels, negative amounts, order, a type change within a member-year."""
+    """One pass over the frame: bad levels, negative amounts, whether it is sorted by member and date."""
     psn, day = pl.col("psn"), pl.col("date")
     ordered = ((psn > psn.shift(1)) | ((psn == psn.shift(1)) & (day >= day.shift(1)))).fill_null(True)
     return frame.lazy().select(
         bad_level=(~pl.col("level").is_in(LEVELS)).any(), negative=(pl.col("covered") < 0).any(),
-        ordered=ordered.all(), type_change=(~_new_group() & (pl.col("retired") != pl.col("retired").shift(1))).any(),
-    ).collect().row(0, named=True)
+        ordered=ordered.all()).collect().row(0, named=True)
 
 
 def _prepare(visits: pl.DataFrame) -> pl.DataFrame:
+    """The visits checked, sorted by member and date, with a column marking each member-year's first visit."""
     missing = [c for c in VISIT_COLUMNS if c not in visits.columns and c != "prescribed"]
     if missing:
         raise FrameError(f"visits frame lacks columns {missing}")
@@ -99,8 +99,9 @@ def _prepare(visits: pl.DataFrame) -> pl.DataFrame:
         raise FrameError("covered: negative amounts")
     if not checks["ordered"]:
         frame = frame.sort("psn", "date", maintain_order=True)
-        checks = _checks(frame)
-    if checks["type_change"]:
+    frame = frame.lazy().with_columns(_new_group().alias(_NEW_GROUP)).collect()
+    if frame.lazy().select((~pl.col(_NEW_GROUP) & (pl.col("retired") != pl.col("retired").shift(1))).any()) \
+            .collect().item():
         raise FrameError("retired: a member's type changes within a settlement year; settle it sequentially")
     return frame
 
@@ -147,8 +148,13 @@ def adjudicate_frame(terms: OutpatientTerms, visits: pl.DataFrame) -> pl.DataFra
     if not terms.pooled:
         return frame.select(*visits.columns, act_pay_dedc=_ZERO, hifp_pay=_ZERO, pool_prop=_ZERO,
                             over_cap_amt=_ZERO, inpatient_pay=_ZERO, psn_part_amt=pl.col("covered").cast(pl.Int64))
+    return _settle(terms, frame.lazy()).select(*visits.columns, *RESULT_COLUMNS).collect()
+
+
+def _settle(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
+    """The settlement of a prepared frame, as a lazy query."""
     pooled = ~pl.col("pharmacy") | (pl.col("prescribed") & pl.lit(terms.pharmacy_pooled))
-    lf = frame.lazy().with_columns(_pooled=pooled, **{_NEW_GROUP: _new_group()}).with_columns(
+    lf = lf.with_columns(_pooled=pooled).with_columns(
         _c=pl.when(pl.col("_pooled")).then(pl.col("covered").cast(pl.Int64)).otherwise(0))
     lf = lf.with_columns(_cum_c=_group_cumsum(pl.col("_c")))
     lf = _deductible(terms, lf)
@@ -195,5 +201,4 @@ def adjudicate_frame(terms: OutpatientTerms, visits: pl.DataFrame) -> pl.DataFra
         lf = _capped(lf, "_inpatient_raw", _lookup(terms, lambda t: t.inpatient_cap), "inpatient_pay")
     else:
         lf = lf.with_columns(inpatient_pay=_ZERO)
-    lf = lf.with_columns(psn_part_amt=pl.col("covered") - pl.col("hifp_pay") - pl.col("inpatient_pay"))
-    return lf.select(*visits.columns, *RESULT_COLUMNS).collect()
+    return lf.with_columns(psn_part_amt=pl.col("covered") - pl.col("hifp_pay") - pl.col("inpatient_pay"))
