@@ -52,22 +52,19 @@ def _half_up_bp(weighted: pl.Expr) -> pl.Expr:
     return (2 * weighted + BP_ONE) // (2 * BP_ONE)
 
 
-def _lookup(terms: OutpatientTerms, value: Callable[[LevelTerms], int],
-            rank: Callable[[str, LevelTerms], int] | None = None) -> pl.Expr:
-    """A per-row column of value(LevelTerms) (or rank(member type, LevelTerms)) by member type, retiree age
-    band and level, as when-chains (both branches of a when are computed, so every branch must be valid)."""
-    def of(member_type: str, age: int, level: int) -> pl.Expr:
-        t = terms.table[member_type, age, level]
-        return pl.lit(rank(member_type, t) if rank else value(t), pl.Int64)
+def _key_column(terms: OutpatientTerms) -> pl.Expr:
+    """Each visit's row of the terms table: level - 1 + 3 x (0 in service, 1 + retiree age band)."""
+    band = pl.lit(1, pl.Int64)
+    for age in sorted(terms.retired_ages)[1:]:
+        band = band + (pl.col("age") >= age).cast(pl.Int64)
+    return (pl.col("level").cast(pl.Int64) - 1 + 3 * pl.when(pl.col("retired")).then(band).otherwise(0)).alias("_key")
 
-    def for_level(level: int) -> pl.Expr:
-        retired = of(RETIRED, 0, level)
-        for age in sorted(terms.retired_ages)[1:]:
-            retired = pl.when(pl.col("age") >= age).then(of(RETIRED, age, level)).otherwise(retired)
-        return pl.when(pl.col("retired")).then(retired).otherwise(of(IN_SERVICE, 0, level))
 
-    return pl.when(pl.col("level") == 1).then(for_level(1)).when(pl.col("level") == 2).then(for_level(2)) \
-        .otherwise(for_level(3))
+def _lookup(terms: OutpatientTerms, value: Callable[[str, LevelTerms], int]) -> pl.Expr:
+    """A per-row column of value(member type, LevelTerms), by the row's `_key` (see `_key_column`)."""
+    keys = [(IN_SERVICE, 0)] + [(RETIRED, age) for age in sorted(terms.retired_ages)]
+    values = [value(member_type, terms.table[member_type, age, level]) for member_type, age in keys for level in LEVELS]
+    return pl.lit(pl.Series(values, dtype=pl.Int64)).gather(pl.col("_key"))
 
 
 def _new_group() -> pl.Expr:
@@ -107,12 +104,12 @@ def _prepare(visits: pl.DataFrame) -> pl.DataFrame:
 
 
 def _deductible(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
-    lf = lf.with_columns(_own_dedc=_lookup(terms, lambda t: t.deductible))
+    lf = lf.with_columns(_own_dedc=_lookup(terms, lambda _m, t: t.deductible))
     if not terms.accumulates:
         return lf.with_columns(act_pay_dedc=pl.min_horizontal("_c", "_own_dedc"))
     tiers = {member_type: sorted({terms.table[member_type, 0, level].deductible for level in LEVELS})
              for member_type in (IN_SERVICE, RETIRED)}
-    rank = _lookup(terms, None, rank=lambda member_type, t: tiers[member_type].index(t.deductible))
+    rank = _lookup(terms, lambda member_type, t: tiers[member_type].index(t.deductible))
     lf = lf.with_columns(_rank=rank, act_pay_dedc=_ZERO)
     for k in range(max(len(t) for t in tiers.values())):
         tier = pl.when(pl.col("retired")).then(tiers[RETIRED][min(k, len(tiers[RETIRED]) - 1)]) \
@@ -154,7 +151,7 @@ def adjudicate_frame(terms: OutpatientTerms, visits: pl.DataFrame) -> pl.DataFra
 def _settle(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
     """The settlement of a prepared frame, as a lazy query."""
     pooled = ~pl.col("pharmacy") | (pl.col("prescribed") & pl.lit(terms.pharmacy_pooled))
-    lf = lf.with_columns(_pooled=pooled).with_columns(
+    lf = lf.with_columns(_pooled=pooled, _key=_key_column(terms)).with_columns(
         _c=pl.when(pl.col("_pooled")).then(pl.col("covered").cast(pl.Int64)).otherwise(0))
     lf = lf.with_columns(_cum_c=_group_cumsum(pl.col("_c")))
     lf = _deductible(terms, lf)
@@ -162,7 +159,8 @@ def _settle(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
     edges = terms.edges
     lf = lf.with_columns(_start=pl.col("_cum_c") - pl.col("_c") + pl.col("act_pay_dedc"),
                          _eligible=pl.col("_c") - pl.col("act_pay_dedc"))
-    lf = lf.with_columns(*(_lookup(terms, lambda t, i=i: t.ratios[i]).alias(f"_ratio{i}") for i in range(len(edges))))
+    lf = lf.with_columns(
+        *(_lookup(terms, lambda _m, t, i=i: t.ratios[i]).alias(f"_ratio{i}") for i in range(len(edges))))
     ratios = [pl.col(f"_ratio{i}") for i in range(len(edges))]
     if len(edges) == 1:
         parts = [pl.col("_eligible")]
@@ -181,7 +179,7 @@ def _settle(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
     for part, ratio in zip(parts[1:], ratios[1:], strict=True):
         weighted = weighted + part * ratio
     lf = lf.with_columns(_raw=_half_up_bp(weighted), pool_prop=pl.when(pl.col("_pooled")).then(prop).otherwise(0))
-    lf = _capped(lf, "_raw", _lookup(terms, lambda t: t.cap), "hifp_pay", "_remaining")
+    lf = _capped(lf, "_raw", _lookup(terms, lambda _m, t: t.cap), "hifp_pay", "_remaining")
 
     budget = pl.col("_remaining") * BP_ONE
     within, done = _ZERO, pl.lit(False)
@@ -196,9 +194,9 @@ def _settle(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
         over_cap_amt=pl.when(pl.col("_raw") > pl.col("_remaining")).then(pl.col("_eligible") - within).otherwise(0))
 
     if terms.to_inpatient:
-        inpatient_ratio = _lookup(terms, lambda t: t.inpatient_ratio)
+        inpatient_ratio = _lookup(terms, lambda _m, t: t.inpatient_ratio)
         lf = lf.with_columns(_inpatient_raw=_half_up_bp(pl.col("over_cap_amt") * inpatient_ratio))
-        lf = _capped(lf, "_inpatient_raw", _lookup(terms, lambda t: t.inpatient_cap), "inpatient_pay")
+        lf = _capped(lf, "_inpatient_raw", _lookup(terms, lambda _m, t: t.inpatient_cap), "inpatient_pay")
     else:
         lf = lf.with_columns(inpatient_pay=_ZERO)
     return lf.with_columns(psn_part_amt=pl.col("covered") - pl.col("hifp_pay") - pl.col("inpatient_pay"))
