@@ -7,7 +7,6 @@ from gongji.money import (
     format_ratio,
     format_yuan,
     parse_ratio,
-    parse_yuan,
     yuan_to_fen,
 )
 
@@ -26,18 +25,19 @@ def test_div_half_up(num, den, expected):
 
 
 def test_parse_and_format_yuan():
-    assert parse_yuan("1234.56") == 123456
-    assert parse_yuan("7") == 700
-    assert parse_yuan("0.5") == 50
+    assert yuan_to_fen("1234.56") == 123456
+    assert yuan_to_fen("7") == 700
+    assert yuan_to_fen("0.5") == 50
+    assert yuan_to_fen("-0.05") == -5
     assert format_yuan(123456) == "1234.56"
     assert format_yuan(5) == "0.05"
     assert format_yuan(-5) == "-0.05"
 
 
-@pytest.mark.parametrize("bad", ["1.234", "abc", "", "1e3", "1,000.00"])
-def test_parse_yuan_refuses(bad):
+@pytest.mark.parametrize("bad", ["1.234", "abc", "", "1,000.00", "1e3", "nan", "inf", None, [1]])
+def test_yuan_refuses(bad):
     with pytest.raises(MoneyError):
-        parse_yuan(bad)
+        yuan_to_fen(bad)
 
 
 def test_yuan_to_fen_accepts_numbers_but_not_a_third_decimal():

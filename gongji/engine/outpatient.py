@@ -20,7 +20,6 @@ CLINIC = "clinic"
 """定点医疗机构: a designated medical institution."""
 PHARMACY = "pharmacy"
 """定点零售药店: a designated retail pharmacy, pooled only on a prescription (外配处方)."""
-SETTINGS = (CLINIC, PHARMACY)
 
 
 class Accumulators(NamedTuple):

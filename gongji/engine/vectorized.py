@@ -112,6 +112,7 @@ def _deductible(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
     rank = _lookup(terms, lambda member_type, t: tiers[member_type].index(t.deductible))
     lf = lf.with_columns(_rank=rank, act_pay_dedc=_ZERO)
     for k in range(max(len(t) for t in tiers.values())):
+        # a member type with fewer tiers has no visit of rank k; any of its values will do
         tier = pl.when(pl.col("retired")).then(tiers[RETIRED][min(k, len(tiers[RETIRED]) - 1)]) \
             .otherwise(tiers[IN_SERVICE][min(k, len(tiers[IN_SERVICE]) - 1)])
         if k == 0:  # every visit is at least the lowest tier: the cumulative covered amount
@@ -186,6 +187,7 @@ def _settle(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
     for part, ratio in zip(parts, ratios, strict=True):
         cost = part * ratio
         fits = cost <= budget
+        # budget / ratio, half-up; a ratio of 0 always fits, the guard only keeps the division defined
         within = within + pl.when(done).then(0).when(fits).then(part).otherwise(
             (2 * budget + ratio) // (2 * pl.max_horizontal(ratio, 1)))
         budget = pl.when(fits).then(budget - cost).otherwise(budget)
