@@ -28,6 +28,11 @@ def div_half_up(numerator: int, denominator: int) -> int:
     return -((-2 * numerator + denominator) // (2 * denominator))
 
 
+def half_up_bp(weighted):
+    """A non-negative amount x basis points back to fen, half-up; an int, or a Polars expression alike."""
+    return (2 * weighted + BP_ONE) // (2 * BP_ONE)
+
+
 def format_yuan(fen: int) -> str:
     """123456 fen -> '1234.56'; -5 -> '-0.05'."""
     sign = "-" if fen < 0 else ""

@@ -14,7 +14,7 @@ from bisect import bisect_right
 from typing import NamedTuple
 
 from gongji.engine.terms import OutpatientTerms
-from gongji.money import BP_ONE, div_half_up
+from gongji.money import BP_ONE, div_half_up, half_up_bp
 
 CLINIC = "clinic"
 """定点医疗机构: a designated medical institution."""
@@ -47,11 +47,6 @@ class Adjudication(NamedTuple):
     psn_part_amt: int
     """what is left to the member of the covered amount: inscp_scp_amt - hifp_pay - inpatient_pay."""
     accumulators: Accumulators
-
-
-def _half_up_bp(weighted: int) -> int:
-    """A sum of amount x basis points, non-negative, back to fen, half-up."""
-    return (2 * weighted + BP_ONE) // (2 * BP_ONE)
 
 
 def _segments(edges: tuple[int, ...], ratios: tuple[int, ...], start: int, amount: int) -> list[tuple[int, int]]:
@@ -102,7 +97,7 @@ def adjudicate(terms: OutpatientTerms, member_type: str, age: int, level: int, s
     else:
         parts = _segments(edges, t.ratios, start, eligible)
         prop = t.ratios[bisect_right(edges, start) - 1]
-    raw = _half_up_bp(sum(part * bp for part, bp in parts))
+    raw = half_up_bp(sum(part * bp for part, bp in parts))
     remaining = t.cap - acc.pool
     if remaining < 0:
         remaining = 0
@@ -112,7 +107,7 @@ def adjudicate(terms: OutpatientTerms, member_type: str, age: int, level: int, s
         hifp, over = remaining, eligible - within_cap(parts, remaining)
     inpatient = 0
     if over and terms.to_inpatient:
-        inpatient = min(_half_up_bp(over * t.inpatient_ratio), max(0, t.inpatient_cap - acc.inpatient))
+        inpatient = min(half_up_bp(over * t.inpatient_ratio), max(0, t.inpatient_cap - acc.inpatient))
     return Adjudication(covered, dedc, hifp, prop, over, inpatient, covered - hifp - inpatient,
                         Accumulators(acc.deductible + dedc, acc.pool + hifp, acc.covered + covered,
                                      acc.inpatient + inpatient))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import polars as pl
 
 from gongji.engine.terms import LevelTerms, OutpatientTerms
-from gongji.money import BP_ONE
+from gongji.money import BP_ONE, half_up_bp
 from gongji.policy.values import IN_SERVICE, LEVELS, RETIRED
 
 VISIT_COLUMNS = {
@@ -46,10 +46,6 @@ def _group_cumsum(x: pl.Expr) -> pl.Expr:
     through the group."""
     total = x.cum_sum()
     return total - pl.when(pl.col(_NEW_GROUP)).then(total - x).otherwise(0).cum_max()
-
-
-def _half_up_bp(weighted: pl.Expr) -> pl.Expr:
-    return (2 * weighted + BP_ONE) // (2 * BP_ONE)
 
 
 def _key_column(terms: OutpatientTerms) -> pl.Expr:
@@ -179,7 +175,7 @@ def _settle(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
     weighted = parts[0] * ratios[0]
     for part, ratio in zip(parts[1:], ratios[1:], strict=True):
         weighted = weighted + part * ratio
-    lf = lf.with_columns(_raw=_half_up_bp(weighted), pool_prop=pl.when(pl.col("_pooled")).then(prop).otherwise(0))
+    lf = lf.with_columns(_raw=half_up_bp(weighted), pool_prop=pl.when(pl.col("_pooled")).then(prop).otherwise(0))
     lf = _capped(lf, "_raw", _lookup(terms, lambda _m, t: t.cap), "hifp_pay", "_remaining")
 
     budget = pl.col("_remaining") * BP_ONE
@@ -197,7 +193,7 @@ def _settle(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
 
     if terms.to_inpatient:
         inpatient_ratio = _lookup(terms, lambda _m, t: t.inpatient_ratio)
-        lf = lf.with_columns(_inpatient_raw=_half_up_bp(pl.col("over_cap_amt") * inpatient_ratio))
+        lf = lf.with_columns(_inpatient_raw=half_up_bp(pl.col("over_cap_amt") * inpatient_ratio))
         lf = _capped(lf, "_inpatient_raw", _lookup(terms, lambda _m, t: t.inpatient_cap), "inpatient_pay")
     else:
         lf = lf.with_columns(inpatient_pay=_ZERO)
