@@ -29,7 +29,7 @@ def test_transition_credit_rounds_half_up(book):
     assert monthly_credit(version, member, date(2023, 7, 1)).parts == ((POOL, 8334),)
 
 
-def test_a_retiree_under_the_in_service_rule_is_not_credited_a_base_share(book):
+def test_a_retiree_credit_ignores_any_contribution_base(book):
     version = book.policy_for("530000", date(2025, 1, 1))
     member = CreditedMember("retired", date(1960, 1, 1), contribution_base=800_000)
     assert monthly_credit(version, member, date(2025, 1, 1)).parts == ((POOL, 10600),)
