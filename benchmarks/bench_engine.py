@@ -14,6 +14,7 @@ import argparse
 import statistics
 import time
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -98,7 +99,6 @@ def main() -> None:
     parser.add_argument("--sequential-visits", type=int, default=300_000)
     parser.add_argument("--only", choices=("vectorized", "sequential"))
     args = parser.parse_args()
-    from pathlib import Path
     book = PolicyBook.load(Path(__file__).parents[1] / "tests" / "policies")
     if args.only != "sequential":
         bench_vectorized(book, args.members, args.repeats)

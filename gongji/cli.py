@@ -13,7 +13,7 @@ from rich.table import Table
 
 from gongji.money import format_ratio, format_yuan
 from gongji.policy.loader import PolicyError, load_book
-from gongji.services.quote import QuoteError, amounts, parse_request, quote, totals
+from gongji.services.quote import QuotedVisit, QuoteError, amounts, parse_request, quote, totals
 
 app = typer.Typer(help="gongji (共济): employee medical insurance outpatient mutual aid.", no_args_is_help=True,
                   add_completion=False)
@@ -63,8 +63,7 @@ def quote_command(
         fail(str(exc))
     if as_json:
         visits = [{"date": q.visit.date.isoformat(), "level": q.visit.level, "setting": q.visit.setting,
-                   **{k: format_yuan(v) for k, v in amounts(q).items()},
-                   "pool_prop": format_ratio(q.adjudication.pool_prop)} for q in quoted]
+                   **_shown(q)} for q in quoted]
         out = {"visits": visits, "totals": {k: format_yuan(v) for k, v in totals(quoted).items()}}
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -80,8 +79,7 @@ def quote_command(
     for header, _name in columns:
         table.add_column(header, justify="right")
     for q in quoted:
-        shown = {k: format_yuan(v) for k, v in amounts(q).items()}
-        shown["pool_prop"] = format_ratio(q.adjudication.pool_prop)
+        shown = _shown(q)
         table.add_row(q.visit.date.isoformat(), str(q.visit.level), q.visit.setting, *(shown[n] for _h, n in columns))
     summed = {k: format_yuan(v) for k, v in totals(quoted).items()} | {"pool_prop": ""}
     table.add_section()
@@ -89,6 +87,11 @@ def quote_command(
     console = _console()
     console.print(table)
     console.print("policy: " + "; ".join(dict.fromkeys(q.policy_title for q in quoted)))
+
+
+def _shown(q: QuotedVisit) -> dict[str, str]:
+    """A quoted visit's amounts as yuan strings and its ratio as the platform's 0.7000."""
+    return {k: format_yuan(v) for k, v in amounts(q).items()} | {"pool_prop": format_ratio(q.adjudication.pool_prop)}
 
 
 @policy_app.command("check")
