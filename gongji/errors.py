@@ -39,3 +39,7 @@ def describe(exc: ValidationError) -> list[str]:
             continue
         lines.append(f"{field_path(err['loc'])}: {message} (value: {short_repr(err.get('input'))})")
     return lines
+
+
+class InputError(ValueError):
+    """Input a use case refuses; the message names the field and the value, and nothing was changed."""

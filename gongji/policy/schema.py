@@ -221,6 +221,46 @@ class Crediting(Strict):
     in_service: InServiceRule
     retired: RetiredRule
 
+    def in_service_percents(self) -> tuple[int, int]:
+        """(own, employer) percents of the base credited to an in-service member's account."""
+        rule = self.in_service
+        if isinstance(rule, BaseAndEmployerPercent):
+            return rule.own_percent, rule.employer_percent
+        return rule.percent, 0
+
+
+class Contributions(Sourced):
+    """缴费: what employer and member pay each month, as percents of the member's contribution base. What is
+    not credited to the member's account goes to the pooled fund."""
+
+    employer_percent: Bp
+    individual_percent: Bp
+
+
+MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+
+
+class AccountInterest(Sourced):
+    """个人账户计息: once a year, on `credited_on` (MM-DD), every open account is credited `rate` x its balance
+    at the end of that day."""
+
+    credited_on: str
+    rate: Bp
+
+    @field_validator("credited_on")
+    @classmethod
+    def _month_day(cls, text: str) -> str:
+        if not MONTH_DAY.match(text):
+            raise ValueError("must be MM-DD, e.g. 12-31")
+        date(2024, int(text[:2]), int(text[3:]))  # a leap year: 02-29 passes, 02-30 fails
+        return text
+
+    def date_in(self, year: int) -> date:
+        month, day = int(self.credited_on[:2]), int(self.credited_on[3:])
+        if (month, day) == (2, 29) and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
+            day = 28
+        return date(year, month, day)
+
 
 class ReferenceValue(Sourced):
     """A region-wide figure a rule refers to by name, e.g. the reform year's average basic pension."""
@@ -239,6 +279,9 @@ class Version(Strict):
     outpatient: Outpatient | None = None
     inpatient: Inpatient | None = None
     crediting: Crediting
+    contributions: Contributions | None = None
+    """without it, crediting moves only the account credits (no contribution income is booked to the pool)."""
+    account_interest: AccountInterest | None = None
     reference_values: dict[str, ReferenceValue] = {}
 
     _admdvs: str = PrivateAttr(default="")
@@ -257,6 +300,11 @@ class Version(Strict):
         rule = self.crediting.retired
         if isinstance(rule, AveragePensionPercent) and rule.of not in self.reference_values:
             raise ValueError(f"crediting.retired.of names {rule.of!r}, which is not in reference_values")
+        paid = self.contributions
+        if paid is not None:
+            own, employer = self.crediting.in_service_percents()
+            if own > paid.individual_percent or employer > paid.employer_percent:
+                raise ValueError("crediting.in_service credits more than the contributions pay in")
         return self
 
     def covers(self, on: date) -> bool:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from gongji.engine.bill import CLASS_A, CLASS_B, CLASS_C, PRICE_SCALE, BillSplit, LineItem, covered_only, split_bill
+from gongji.engine.bill import CLASS_B, PRICE_SCALE, BillSplit, LineItem, covered_only, split_bill
 from gongji.engine.dates import age_on
 from gongji.engine.outpatient import CLINIC, AccountSplit, Accumulators, Adjudication, adjudicate, split_member_share
 from gongji.engine.terms import OutpatientTerms, compile_terms
@@ -21,10 +21,7 @@ from gongji.errors import describe
 from gongji.money import MoneyError, parse_ratio, to_decimal, yuan_to_fen
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.policy.values import Level, MemberType
-
-ITEM_CLASSES = {"甲": CLASS_A, "A": CLASS_A, "01": CLASS_A, "乙": CLASS_B, "B": CLASS_B, "02": CLASS_B,
-                "丙": CLASS_C, "C": CLASS_C, "03": CLASS_C, "unlisted": CLASS_C}
-"""Item class labels accepted: Chinese, Latin, and the national chrgitm_lv codes 01/02/03."""
+from gongji.services.records import ITEM_CLASSES
 
 
 class QuoteError(ValueError):

@@ -1,44 +1,18 @@
-"""The `gongji` command."""
+"""`gongji quote` and `gongji policy check`."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from gongji.cli.common import PolicyDir, app, book_or_fail, console, fail, policy_app
 from gongji.money import format_ratio, format_yuan
-from gongji.policy.loader import PolicyError, load_book
 from gongji.services.quote import QuotedVisit, QuoteError, amounts, parse_request, quote, totals
-
-app = typer.Typer(help="gongji (共济): employee medical insurance outpatient mutual aid.", no_args_is_help=True,
-                  add_completion=False)
-policy_app = typer.Typer(help="Region policies.", no_args_is_help=True)
-app.add_typer(policy_app, name="policy")
-
-PolicyDir = Annotated[
-    Path | None,
-    typer.Option("--policy-dir", help="A folder of region files read beside the shipped ones "
-                 "(default: $GONGJI_POLICY_DIR).", show_default=False),
-]
-EXIT_BAD_INPUT = 2
-
-
-def fail(message: str) -> NoReturn:
-    """One line on stderr and exit status 2: the input was wrong, nothing was done."""
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def _book(policy_dir: Path | None):
-    try:
-        return load_book(policy_dir)
-    except PolicyError as exc:
-        fail(str(exc))
 
 
 @app.command("quote")
@@ -55,7 +29,7 @@ def quote_command(
             text = Path(file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             fail(f"cannot read {file}: {exc}")
-    book = _book(policy_dir)
+    book = book_or_fail(policy_dir)
     try:
         request = parse_request(text)
         quoted = quote(request, book)
@@ -84,9 +58,9 @@ def quote_command(
     summed = {k: format_yuan(v) for k, v in totals(quoted).items()} | {"pool_prop": ""}
     table.add_section()
     table.add_row("total", "", "", *(summed[n] for _h, n in columns))
-    console = _console()
-    console.print(table)
-    console.print("policy: " + "; ".join(dict.fromkeys(q.policy_title for q in quoted)))
+    out = console()
+    out.print(table)
+    out.print("policy: " + "; ".join(dict.fromkeys(q.policy_title for q in quoted)))
 
 
 def _shown(q: QuotedVisit) -> dict[str, str]:
@@ -97,7 +71,7 @@ def _shown(q: QuotedVisit) -> dict[str, str]:
 @policy_app.command("check")
 def policy_check(policy_dir: PolicyDir = None) -> None:
     """Load every region file (shipped and the bureau's) and list the versions; errors exit with status 2."""
-    book = _book(policy_dir)
+    book = book_or_fail(policy_dir)
     table = Table(title="region policies")
     for header in ("admdvs", "name", "from", "to", "version", "illustrative"):
         table.add_column(header)
@@ -105,13 +79,7 @@ def policy_check(policy_dir: PolicyDir = None) -> None:
         for version in region.versions:
             table.add_row(code, region.name, str(version.effective_from), str(version.effective_to or ""),
                           version.title, "yes" if _has_illustrative(version) else "")
-    _console().print(table)
-
-
-def _console() -> Console:
-    """The terminal's width on a terminal; wide enough for the tables when piped."""
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
+    console().print(table)
 
 
 def _has_illustrative(model: object) -> bool:
@@ -124,5 +92,3 @@ def _has_illustrative(model: object) -> bool:
     return any(_has_illustrative(c) for c in children if hasattr(type(c), "model_fields"))
 
 
-if __name__ == "__main__":
-    app()

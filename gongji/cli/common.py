@@ -1,0 +1,46 @@
+"""What every command shares: the Typer app, bad input as one line and exit status 2, the console."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from gongji.policy.loader import PolicyBook, PolicyError, load_book
+
+app = typer.Typer(help="gongji (共济): employee medical insurance outpatient mutual aid.", no_args_is_help=True,
+                  add_completion=False)
+policy_app = typer.Typer(help="Region policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+PolicyDir = Annotated[
+    Path | None,
+    typer.Option("--policy-dir", help="A folder of region files read beside the shipped ones "
+                 "(default: $GONGJI_POLICY_DIR).", show_default=False),
+]
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 2: the input was wrong, nothing was done."""
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def book_or_fail(policy_dir: Path | None) -> PolicyBook:
+    try:
+        return load_book(policy_dir)
+    except PolicyError as exc:
+        fail(str(exc))
+
+
+
+def console() -> Console:
+    """The terminal's width on a terminal; wide enough for the tables when piped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+

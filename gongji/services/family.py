@@ -1,0 +1,68 @@
+"""Family mutual aid (家庭共济): an account owner authorizes a spouse, parent or child to use the account."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from gongji.errors import InputError
+from gongji.services.records import INVERSE
+from gongji.store.db import transaction
+from gongji.store.ledger import now
+from gongji.store.tables import accounts, authorizations, persons, relations
+
+
+def _person(conn: Connection, psn_no: str, field: str) -> Mapping:
+    found = conn.execute(select(persons).where(persons.c.psn_no == psn_no)).mappings().first()
+    if found is None:
+        raise InputError(f"{field}: {psn_no!r} is not a registered person")
+    return found
+
+
+def relation_between(conn: Connection, owner: Mapping, relative: Mapping) -> str | None:
+    """What `relative` is to `owner` (spouse, parent, child) by the relations either of them registered."""
+    found = conn.execute(select(relations.c.relation).where(
+        relations.c.psn_no == owner["psn_no"], relations.c.relative_certno == relative["certno"])).scalar()
+    if found:
+        return found
+    found = conn.execute(select(relations.c.relation).where(
+        relations.c.psn_no == relative["psn_no"], relations.c.relative_certno == owner["certno"])).scalar()
+    return INVERSE[found] if found else None
+
+
+def authorize(engine: Engine, owner_psn_no: str, user_psn_no: str, at: datetime | None = None) -> dict:
+    """Let `user_psn_no` use `owner_psn_no`'s account; only a spouse, parent or child may be authorized."""
+    with transaction(engine) as conn:
+        owner = _person(conn, owner_psn_no, "owner")
+        user = _person(conn, user_psn_no, "relative")
+        if owner_psn_no == user_psn_no:
+            raise InputError(f"relative: {user_psn_no} is the owner; an account always pays for its owner")
+        relation = relation_between(conn, owner, user)
+        if relation is None:
+            raise InputError(f"relative: {user_psn_no} is not registered as {owner_psn_no}'s spouse, parent or "
+                             "child; family mutual aid admits no other relation")
+        closed = conn.execute(select(accounts.c.closed_on).where(accounts.c.psn_no == owner_psn_no)).scalar()
+        if closed is not None:
+            raise InputError(f"owner: the account of {owner_psn_no} was closed on {closed}")
+        active = conn.execute(select(authorizations.c.id).where(
+            authorizations.c.owner_psn_no == owner_psn_no, authorizations.c.user_psn_no == user_psn_no,
+            authorizations.c.revoked_at.is_(None))).first()
+        if active:
+            raise InputError(f"relative: {user_psn_no} is already authorized to use {owner_psn_no}'s account")
+        row = {"owner_psn_no": owner_psn_no, "user_psn_no": user_psn_no, "relation": relation,
+               "granted_at": at or now(), "revoked_at": None}
+        conn.execute(insert(authorizations).values(**row))
+    return row
+
+
+def revoke(engine: Engine, owner_psn_no: str, user_psn_no: str, at: datetime | None = None) -> None:
+    with transaction(engine) as conn:
+        _person(conn, owner_psn_no, "owner")
+        _person(conn, user_psn_no, "relative")
+        done = conn.execute(update(authorizations).where(
+            authorizations.c.owner_psn_no == owner_psn_no, authorizations.c.user_psn_no == user_psn_no,
+            authorizations.c.revoked_at.is_(None)).values(revoked_at=at or now()))
+        if done.rowcount == 0:
+            raise InputError(f"relative: {user_psn_no} is not authorized to use {owner_psn_no}'s account")

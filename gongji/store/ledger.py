@@ -1,0 +1,166 @@
+"""The journal (账务流水) and the balances it moves, always together in the caller's transaction.
+
+A personal account (个人账户) is one row; a region's pooled fund (统筹基金) is `POOL_SLOTS` rows whose sum is
+its balance. Neither may go below zero: a debit that would is refused (`Insufficient`) and the caller's
+transaction rolls back. Every change of a balance is a ledger row with the same amount, so `audit` can
+recompute every balance from the journal alone.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from gongji.errors import InputError
+from gongji.money import format_yuan
+from gongji.store.tables import POOL_SLOTS, accounts, ledger, pool_slots
+
+ACCOUNT, POOL = "account", "pool"
+
+# Kinds of movement. Account side:
+OPENING = "opening"
+"""opening balance carried over from the system before gongji."""
+CREDIT_INDIVIDUAL = "credit_individual"
+"""monthly credit from the member's own contribution."""
+CREDIT_EMPLOYER = "credit_employer"
+"""monthly credit from the employer's contribution (before the reform)."""
+CREDIT_POOL = "credit_pool"
+"""monthly credit of a retiree, paid by the pooled fund (both sides)."""
+ACCOUNT_PAY = "acct_pay"
+"""the account pays its owner's share of a settlement."""
+MULAID_PAY = "acct_mulaid_pay"
+"""the account pays an authorized relative's share (家庭共济)."""
+PREMIUM = "premium"
+INHERITANCE = "inheritance"
+INTEREST = "interest"
+# Pool side:
+CONTRIBUTION = "contribution"
+"""employer and individual contributions not credited to accounts."""
+DEPOSIT = "deposit"
+"""money put into the pool from outside gongji (the reserve carried over, a subsidy)."""
+OUTPATIENT_PAY = "hifp_pay"
+"""ordinary outpatient pooling payment of a settlement."""
+INPATIENT_PAY = "inpatient_pay"
+"""payment under the inpatient benefit of outpatient cost above the cap."""
+REVERSAL_SUFFIX = "_reversal"
+
+
+class Insufficient(InputError):
+    """A debit larger than the balance; the message names the fund and both amounts."""
+
+
+def pool_slot(key: str) -> int:
+    """The slot a person's movements use first, stable across processes."""
+    return zlib.crc32(key.encode()) % POOL_SLOTS
+
+
+def now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+def row(fund: str, holder: str, kind: str, amount: int, on: date, **refs: object) -> dict:
+    return {"fund": fund, "holder": holder, "kind": kind, "amount": amount, "occurred_on": on,
+            "recorded_at": now(), "slot": refs.get("slot"), "psn_no": refs.get("psn_no"),
+            "setl_id": refs.get("setl_id"), "run_id": refs.get("run_id"), "memo": refs.get("memo")}
+
+
+def post(conn: Connection, rows: Iterable[Mapping]) -> None:
+    rows = list(rows)
+    if rows:
+        conn.execute(insert(ledger), rows)
+
+
+def insert_ignoring(conn: Connection, table, rows: list[dict], keys: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    conn.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=keys), rows)
+
+
+def ensure_pool(conn: Connection, admdvs: str) -> None:
+    insert_ignoring(conn, pool_slots, [{"admdvs": admdvs, "slot": s, "balance": 0} for s in range(POOL_SLOTS)],
+                    ["admdvs", "slot"])
+
+
+def pool_balance(conn: Connection, admdvs: str) -> int:
+    return conn.execute(select(func.coalesce(func.sum(pool_slots.c.balance), 0))
+                        .where(pool_slots.c.admdvs == admdvs)).scalar_one()
+
+
+def pool_in(conn: Connection, admdvs: str, amount: int, kind: str, on: date, **refs: object) -> None:
+    """Add `amount` to the region's pool, spread evenly over its slots."""
+    if amount == 0:
+        return
+    if amount < 0:
+        raise ValueError("pool_in takes a positive amount")
+    ensure_pool(conn, admdvs)
+    share, rest = divmod(amount, POOL_SLOTS)
+    parts = [(s, share + (1 if s < rest else 0)) for s in range(POOL_SLOTS)]
+    for slot, part in parts:
+        if part:
+            conn.execute(update(pool_slots).where(pool_slots.c.admdvs == admdvs, pool_slots.c.slot == slot)
+                         .values(balance=pool_slots.c.balance + part))
+    post(conn, [row(POOL, admdvs, kind, part, on, slot=slot, **refs) for slot, part in parts if part])
+
+
+def pool_out(conn: Connection, admdvs: str, amount: int, kind: str, on: date, key: str = "",
+             **refs: object) -> None:
+    """Take `amount` from the region's pool: from the slot of `key` when it holds enough (one row locked),
+    else from all slots, locked in order, largest first."""
+    if amount == 0:
+        return
+    if amount < 0:
+        raise ValueError("pool_out takes a positive amount")
+    first = pool_slot(key)
+    done = conn.execute(update(pool_slots)
+                        .where(pool_slots.c.admdvs == admdvs, pool_slots.c.slot == first,
+                               pool_slots.c.balance >= amount)
+                        .values(balance=pool_slots.c.balance - amount))
+    if done.rowcount == 1:
+        post(conn, [row(POOL, admdvs, kind, -amount, on, slot=first, **refs)])
+        return
+    slots = conn.execute(select(pool_slots.c.slot, pool_slots.c.balance).where(pool_slots.c.admdvs == admdvs)
+                         .order_by(pool_slots.c.slot).with_for_update()).all()
+    total = sum(balance for _slot, balance in slots)
+    if total < amount:
+        raise Insufficient(f"the pooled fund of {admdvs} holds {format_yuan(total)} yuan, "
+                           f"less than the {format_yuan(amount)} yuan to pay ({kind})")
+    left, rows = amount, []
+    for slot, balance in sorted(slots, key=lambda s: -s[1]):
+        part = min(left, balance)
+        if part:
+            conn.execute(update(pool_slots).where(pool_slots.c.admdvs == admdvs, pool_slots.c.slot == slot)
+                         .values(balance=pool_slots.c.balance - part))
+            rows.append(row(POOL, admdvs, kind, -part, on, slot=slot, **refs))
+            left -= part
+        if not left:
+            break
+    post(conn, rows)
+
+
+def account_move(conn: Connection, psn_no: str, amount: int, kind: str, on: date, **refs: object) -> int:
+    """Add `amount` (negative: take) to an open account; returns the balance after. Taking more than the
+    balance raises `Insufficient`."""
+    stmt = (update(accounts).where(accounts.c.psn_no == psn_no, accounts.c.closed_on.is_(None))
+            .values(balance=accounts.c.balance + amount).returning(accounts.c.balance))
+    if amount < 0:
+        stmt = stmt.where(accounts.c.balance >= -amount)
+    after = conn.execute(stmt).scalar_one_or_none()
+    if after is None:
+        balance = conn.execute(select(accounts.c.balance, accounts.c.closed_on)
+                               .where(accounts.c.psn_no == psn_no)).one_or_none()
+        if balance is None:
+            raise Insufficient(f"psn_no {psn_no} has no account")
+        if balance.closed_on is not None:
+            raise Insufficient(f"the account of {psn_no} was closed on {balance.closed_on}")
+        raise Insufficient(f"the account of {psn_no} holds {format_yuan(balance.balance)} yuan, "
+                           f"less than {format_yuan(-amount)} yuan")
+    post(conn, [row(ACCOUNT, psn_no, kind, amount, on, psn_no=refs.pop("psn_no", psn_no), **refs)])
+    return after

@@ -1,0 +1,215 @@
+"""The tables. Amounts are integer fen (BigInteger), ratios basis points; names follow the national platform
+where the domain has its own word (psn_no, certno, fixmedins_code, hifp_pay, acct_pay, ...)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+"""A 64-bit key on PostgreSQL; on SQLite an INTEGER PRIMARY KEY, which is already 64-bit and the rowid."""
+
+
+def fen(name: str, **kw) -> Column:
+    return Column(name, BigInteger, nullable=False, server_default=text("0"), **kw)
+
+
+persons = Table(
+    "persons", metadata,
+    Column("psn_no", String(30), primary_key=True),
+    Column("psn_name", String(50), nullable=False),
+    Column("certno", String(18), nullable=False, unique=True),
+    Column("gend", String(1), nullable=False),
+    Column("brdy", Date, nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("psn_type", String(6), nullable=False),
+    Column("retire_date", Date),
+    Column("insuplc_admdvs", String(6), nullable=False, index=True),
+    Column("emp_name", String(200), nullable=False),
+    fen("crt_cont_base"),
+    fen("pension"),
+    Column("psn_insu_stas", String(1), nullable=False),
+    Column("psn_insu_date", Date, nullable=False),
+    fen("prev_year_credits"),
+    Column("stas_reason", String(20)),
+    Column("stas_date", Date),
+)
+
+relations = Table(
+    "relations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("psn_no", ForeignKey("persons.psn_no"), nullable=False),
+    Column("relative_certno", String(18), nullable=False, index=True),
+    Column("relative_name", String(50), nullable=False),
+    Column("relation", String(10), nullable=False),
+    UniqueConstraint("psn_no", "relative_certno"),
+    CheckConstraint("relation IN ('spouse', 'parent', 'child')", name="relation"),
+)
+
+authorizations = Table(
+    "authorizations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_psn_no", ForeignKey("persons.psn_no"), nullable=False),
+    Column("user_psn_no", ForeignKey("persons.psn_no"), nullable=False, index=True),
+    Column("relation", String(10), nullable=False),
+    Column("granted_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Index("ux_authorizations_active", "owner_psn_no", "user_psn_no", unique=True,
+          sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),
+)
+
+institutions = Table(
+    "institutions", metadata,
+    Column("fixmedins_code", String(12), primary_key=True),
+    Column("fixmedins_name", String(200), nullable=False),
+    Column("fixmedins_type", String(1), nullable=False),
+    Column("hosp_lv", Integer),
+    Column("admdvs", String(6), nullable=False),
+    Column("designated", Boolean, nullable=False),
+    Column("outpatient_pooled", Boolean, nullable=False),
+    CheckConstraint("fixmedins_type IN ('1', '2')", name="type"),
+)
+
+catalogue = Table(
+    "catalogue", metadata,
+    Column("med_list_codg", String(50), primary_key=True),
+    Column("med_list_name", String(200), nullable=False),
+    Column("list_type", String(10), nullable=False),
+    Column("chrgitm_lv", String(2), nullable=False),
+    Column("selfpay_prop", Integer, nullable=False, server_default=text("0")),
+    Column("pay_std", BigInteger),
+    Column("lmt_gend", String(1)),
+    Column("lmt_age_min", Integer),
+    Column("lmt_age_max", Integer),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("psn_no", ForeignKey("persons.psn_no"), primary_key=True),
+    fen("balance"),
+    Column("closed_on", Date),
+    CheckConstraint("balance >= 0", name="balance_not_negative"),
+)
+
+POOL_SLOTS = 8
+"""A region's pooled fund is held in this many rows, so that concurrent settlements do not queue on one."""
+
+pool_slots = Table(
+    "pool_slots", metadata,
+    Column("admdvs", String(6), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    fen("balance"),
+    CheckConstraint("balance >= 0", name="balance_not_negative"),
+)
+
+batch_runs = Table(
+    "batch_runs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("admdvs", String(6), nullable=False),
+    Column("period", Date, nullable=False),
+    Column("run_at", DateTime, nullable=False),
+    Column("members", Integer, nullable=False, server_default=text("0")),
+    fen("amount"),
+    UniqueConstraint("kind", "admdvs", "period"),
+)
+
+settlements = Table(
+    "settlements", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("setl_id", String(30), nullable=False, unique=True),
+    Column("mdtrt_id", String(30), nullable=False),
+    Column("idem_key", String(100), unique=True),
+    Column("psn_no", ForeignKey("persons.psn_no"), nullable=False),
+    Column("fixmedins_code", ForeignKey("institutions.fixmedins_code"), nullable=False, index=True),
+    Column("prescriber_code", String(12)),
+    Column("setl_date", Date, nullable=False),
+    Column("setl_time", DateTime, nullable=False),
+    Column("med_type", String(6), nullable=False),
+    Column("insuplc_admdvs", String(6), nullable=False),
+    Column("member_type", String(10), nullable=False),
+    Column("age", Integer, nullable=False),
+    Column("level", Integer),
+    Column("setting", String(10), nullable=False),
+    Column("pooled", Boolean, nullable=False),
+    Column("no_pool_reason", String(200)),
+    Column("acct_used_flag", Boolean, nullable=False),
+    fen("medfee_sumamt"), fen("fulamt_ownpay_amt"), fen("overlmt_selfpay"), fen("preselfpay_amt"),
+    fen("inscp_scp_amt"), fen("act_pay_dedc"), fen("hifp_pay"), Column("pool_prop", Integer, nullable=False),
+    fen("over_cap_amt"), fen("inpatient_pay"), fen("psn_part_amt"), fen("acct_pay"), fen("acct_mulaid_pay"),
+    fen("psn_cash_pay"), fen("balc"),
+    Column("reverses", String(30)),
+    Column("reversed_by", String(30)),
+    Index("ix_settlements_psn_year", "psn_no", "setl_date"),
+)
+
+settlement_lines = Table(
+    "settlement_lines", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("setl_id", ForeignKey("settlements.setl_id"), nullable=False, index=True),
+    Column("feedetl_sn", Integer, nullable=False),
+    Column("med_list_codg", String(50), nullable=False),
+    Column("pric", BigInteger, nullable=False),
+    Column("cnt", BigInteger, nullable=False),
+    fen("det_item_fee_sumamt"), fen("fulamt_ownpay_amt"), fen("overlmt_amt"), fen("preselfpay_amt"),
+    fen("inscp_scp_amt"),
+    Column("memo", String(200)),
+)
+
+accumulators = Table(
+    "accumulators", metadata,
+    Column("psn_no", ForeignKey("persons.psn_no"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    fen("deductible"), fen("pool"), fen("covered"), fen("inpatient"),
+)
+
+stays = Table(
+    "stays", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("psn_no", ForeignKey("persons.psn_no"), nullable=False, index=True),
+    Column("fixmedins_code", ForeignKey("institutions.fixmedins_code"), nullable=False),
+    Column("admitted_on", Date, nullable=False),
+    Column("discharged_on", Date),
+)
+
+ledger = Table(
+    "ledger", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("fund", String(10), nullable=False),
+    Column("holder", String(30), nullable=False),
+    Column("slot", Integer),
+    Column("kind", String(30), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("psn_no", String(30)),
+    Column("setl_id", String(30), index=True),
+    Column("run_id", Integer),
+    Column("memo", Text),
+    CheckConstraint("fund IN ('account', 'pool')", name="fund"),
+    Index("ix_ledger_fund_holder", "fund", "holder"),
+)

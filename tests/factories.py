@@ -1,0 +1,47 @@
+"""Small registries for tests, written as the CSV files a bureau would import."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from gongji.services.records import make_certno
+
+PERSON_COLUMNS = ["psn_no", "psn_name", "certno", "gend", "brdy", "psn_type", "insuplc_admdvs", "emp_name",
+                  "crt_cont_base", "pension", "psn_insu_stas", "psn_insu_date", "retire_date", "balc",
+                  "prev_year_credit"]
+
+
+def csv_bytes(columns: list[str], rows: list[dict], bom: bool = False) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({c: r.get(c, "") for c in columns})
+    return ("\ufeff" if bom else "").encode() + out.getvalue().encode()
+
+
+def person(psn_no: str, birth: date, *, region: str = "321000", gend: str = "1", psn_type: str = "11",
+           base: str = "6000.00", pension: str = "0", stas: str = "1", balc: str = "", serial: int = 1,
+           **extra) -> dict:
+    return {"psn_no": psn_no, "psn_name": f"测试{psn_no}", "certno": make_certno(region[:4] + "02", birth, serial, gend),
+            "gend": gend, "brdy": birth.isoformat(), "psn_type": psn_type, "insuplc_admdvs": region,
+            "emp_name": "测试单位" if psn_type == "11" else "", "crt_cont_base": base if psn_type == "11" else "0",
+            "pension": pension, "psn_insu_stas": stas, "psn_insu_date": "2000-01-01", "balc": balc, **extra}
+
+
+def persons_csv(rows: list[dict], bom: bool = False) -> bytes:
+    return csv_bytes(PERSON_COLUMNS, rows, bom)
+
+
+INSTITUTION_COLUMNS = ["fixmedins_code", "fixmedins_name", "hosp_lv", "admdvs", "designated", "otp_pool_flag"]
+
+
+def institution(code: str, level: int | None = 1, region: str = "321000", **extra) -> dict:
+    return {"fixmedins_code": code, "fixmedins_name": f"机构{code}", "hosp_lv": "" if level is None else str(level),
+            "admdvs": region, "designated": "1", **extra}
+
+
+def institutions_csv(rows: list[dict]) -> bytes:
+    return csv_bytes(INSTITUTION_COLUMNS, rows)
