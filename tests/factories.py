@@ -25,7 +25,8 @@ def csv_bytes(columns: list[str], rows: list[dict], bom: bool = False) -> bytes:
 def person(psn_no: str, birth: date, *, region: str = "321000", gend: str = "1", psn_type: str = "11",
            base: str = "6000.00", pension: str = "0", stas: str = "1", balc: str = "", serial: int = 1,
            **extra) -> dict:
-    return {"psn_no": psn_no, "psn_name": f"测试{psn_no}", "certno": make_certno(region[:4] + "02", birth, serial, gend),
+    certno = make_certno(region[:4] + "02", birth, serial, gend)
+    return {"psn_no": psn_no, "psn_name": f"测试{psn_no}", "certno": certno,
             "gend": gend, "brdy": birth.isoformat(), "psn_type": psn_type, "insuplc_admdvs": region,
             "emp_name": "测试单位" if psn_type == "11" else "", "crt_cont_base": base if psn_type == "11" else "0",
             "pension": pension, "psn_insu_stas": stas, "psn_insu_date": "2000-01-01", "balc": balc, **extra}

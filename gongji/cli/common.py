@@ -12,7 +12,7 @@ from rich.console import Console
 from gongji.policy.loader import PolicyBook, PolicyError, load_book
 
 app = typer.Typer(help="gongji (共济): employee medical insurance outpatient mutual aid.", no_args_is_help=True,
-                  add_completion=False)
+                  add_completion=False, pretty_exceptions_enable=False)
 policy_app = typer.Typer(help="Region policies.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 

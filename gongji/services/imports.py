@@ -61,7 +61,8 @@ KINDS = {
     "persons": Kind(PersonRecord, persons, ("psn_no",), _person_row, unique=("certno",)),
     "relations": Kind(RelationRecord, relations, ("psn_no", "relative_certno"), lambda r: r.model_dump()),
     "institutions": Kind(InstitutionRecord, institutions, ("fixmedins_code",), _institution_row),
-    "catalogue": Kind(CatalogueRecord, catalogue, ("med_list_codg",), lambda r: r.model_dump()),
+    "catalogue": Kind(CatalogueRecord, catalogue, ("med_list_codg",),
+                      lambda r: r.model_dump() | {"selfpay_prop": r.selfpay_prop or 0}),
 }
 
 

@@ -160,7 +160,7 @@ class InstitutionRecord(Record):
 
     fixmedins_code: Annotated[str, Field(pattern=r"^[HP]\d{11}$")]
     fixmedins_name: Annotated[str, Field(min_length=1, max_length=200)]
-    hosp_lv: Literal[1, 2, 3] | None = None
+    hosp_lv: Annotated[int, Field(ge=1, le=3)] | None = None
     """医院等级 1/2/3 for a medical institution; none for a pharmacy."""
     admdvs: Admdvs
     designated: Flag = True

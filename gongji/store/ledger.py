@@ -145,22 +145,23 @@ def pool_out(conn: Connection, admdvs: str, amount: int, kind: str, on: date, ke
     post(conn, rows)
 
 
-def account_move(conn: Connection, psn_no: str, amount: int, kind: str, on: date, **refs: object) -> int:
+def account_move(conn: Connection, holder: str, amount: int, kind: str, on: date, **refs: object) -> int:
     """Add `amount` (negative: take) to an open account; returns the balance after. Taking more than the
     balance raises `Insufficient`."""
-    stmt = (update(accounts).where(accounts.c.psn_no == psn_no, accounts.c.closed_on.is_(None))
+    stmt = (update(accounts).where(accounts.c.psn_no == holder, accounts.c.closed_on.is_(None))
             .values(balance=accounts.c.balance + amount).returning(accounts.c.balance))
     if amount < 0:
         stmt = stmt.where(accounts.c.balance >= -amount)
     after = conn.execute(stmt).scalar_one_or_none()
     if after is None:
         balance = conn.execute(select(accounts.c.balance, accounts.c.closed_on)
-                               .where(accounts.c.psn_no == psn_no)).one_or_none()
+                               .where(accounts.c.psn_no == holder)).one_or_none()
         if balance is None:
-            raise Insufficient(f"psn_no {psn_no} has no account")
+            raise Insufficient(f"psn_no {holder} has no account")
         if balance.closed_on is not None:
-            raise Insufficient(f"the account of {psn_no} was closed on {balance.closed_on}")
-        raise Insufficient(f"the account of {psn_no} holds {format_yuan(balance.balance)} yuan, "
+            raise Insufficient(f"the account of {holder} was closed on {balance.closed_on}")
+        raise Insufficient(f"the account of {holder} holds {format_yuan(balance.balance)} yuan, "
                            f"less than {format_yuan(-amount)} yuan")
-    post(conn, [row(ACCOUNT, psn_no, kind, amount, on, psn_no=refs.pop("psn_no", psn_no), **refs)])
+    refs.setdefault("psn_no", holder)
+    post(conn, [row(ACCOUNT, holder, kind, amount, on, **refs)])
     return after
