@@ -18,7 +18,7 @@ from datetime import date
 from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gongji.engine.bill import CLASS_C, BillSplit, LineItem, covered_only, split_line
@@ -138,8 +138,8 @@ class _Visit(NamedTuple):
     no_pool_reason: str | None
 
 
-def _one(conn: Connection, stmt, what: str):
-    found = conn.execute(stmt).mappings().first()
+def _one(conn: Connection, stmt, params: dict, what: str):
+    found = conn.execute(stmt, params).mappings().first()
     if found is None:
         raise InputError(what)
     return found
@@ -170,12 +170,34 @@ def _bill_lines(conn: Connection, req: SettleRequest, person: Mapping, age: int)
     return total, rows
 
 
+# Statements of the hot path, built once: building SQLAlchemy expressions per visit costs more than running them.
+_PERSON = select(persons).where(persons.c.psn_no == bindparam("psn_no"))
+_INSTITUTION = select(institutions).where(institutions.c.fixmedins_code == bindparam("code"))
+_OPEN_STAY = select(stays.c.id).where(
+    stays.c.psn_no == bindparam("psn_no"), stays.c.admitted_on <= bindparam("on"),
+    or_(stays.c.discharged_on.is_(None), stays.c.discharged_on >= bindparam("on"))).limit(1)
+_ACC_KEY = (accumulators.c.psn_no == bindparam("b_psn_no")) & (accumulators.c.year == bindparam("b_year"))
+_ACC = select(accumulators.c.deductible, accumulators.c.pool, accumulators.c.covered,
+              accumulators.c.inpatient).where(_ACC_KEY)
+_ACC_LOCKED = _ACC.with_for_update()
+_ACC_SET = update(accumulators).where(_ACC_KEY)
+_OWNERS = select(authorizations.c.owner_psn_no).where(
+    authorizations.c.user_psn_no == bindparam("psn_no"), authorizations.c.revoked_at.is_(None)) \
+    .order_by(authorizations.c.granted_at, authorizations.c.id)
+_BALANCES = select(accounts.c.psn_no, accounts.c.balance).where(
+    accounts.c.psn_no.in_(bindparam("payers", expanding=True)), accounts.c.closed_on.is_(None)) \
+    .order_by(accounts.c.psn_no)
+_BALANCES_LOCKED = _BALANCES.with_for_update()
+_KEY_SEEN = select(settlements.c.id).where(settlements.c.idem_key == bindparam("key"))
+_INSERT_SETTLEMENT = insert(settlements)
+_INSERT_LINES = insert(settlement_lines)
+
+
 def _visit(conn: Connection, book: PolicyBook, req: SettleRequest) -> _Visit:
-    person = _one(conn, select(persons).where(persons.c.psn_no == req.psn_no),
-                  f"psn_no: {req.psn_no!r} is not a registered person")
+    person = _one(conn, _PERSON, {"psn_no": req.psn_no}, f"psn_no: {req.psn_no!r} is not a registered person")
     if req.date < person["psn_insu_date"]:
         raise InputError(f"date: {req.date} is before the person was insured ({person['psn_insu_date']})")
-    institution = _one(conn, select(institutions).where(institutions.c.fixmedins_code == req.fixmedins_code),
+    institution = _one(conn, _INSTITUTION, {"code": req.fixmedins_code},
                        f"fixmedins_code: {req.fixmedins_code!r} is not a registered institution")
     if not institution["designated"]:
         raise InputError(f"fixmedins_code: {req.fixmedins_code} is not designated (非定点) and cannot settle")
@@ -221,17 +243,13 @@ def _prescriber_level(conn: Connection, req: SettleRequest, pharmacy: Mapping) -
 
 
 def _in_hospital(conn: Connection, psn_no: str, on: date) -> bool:
-    return conn.execute(select(stays.c.id).where(
-        stays.c.psn_no == psn_no, stays.c.admitted_on <= on,
-        or_(stays.c.discharged_on.is_(None), stays.c.discharged_on >= on))).first() is not None
+    return conn.execute(_OPEN_STAY, {"psn_no": psn_no, "on": on}).first() is not None
 
 
 def _accumulators(conn: Connection, psn_no: str, year: int, lock: bool) -> Accumulators:
     if lock:
         insert_ignoring(conn, accumulators, [{"psn_no": psn_no, "year": year}], ["psn_no", "year"])
-    stmt = select(accumulators.c.deductible, accumulators.c.pool, accumulators.c.covered, accumulators.c.inpatient) \
-        .where(accumulators.c.psn_no == psn_no, accumulators.c.year == year)
-    found = conn.execute(stmt.with_for_update() if lock else stmt).first()
+    found = conn.execute(_ACC_LOCKED if lock else _ACC, {"b_psn_no": psn_no, "b_year": year}).first()
     return Accumulators(*found) if found else Accumulators()
 
 
@@ -257,13 +275,9 @@ def _adjudicate(visit: _Visit, acc: Accumulators) -> Adjudication:
 def _payers(conn: Connection, psn_no: str, lock: bool) -> list[tuple[str, int]]:
     """(psn_no, balance) of the accounts that may pay for the patient, in the order they pay: the patient's
     own, then those whose owners authorized the patient, earliest authorization first. Locked in psn_no order."""
-    owners = conn.execute(select(authorizations.c.owner_psn_no).where(
-        authorizations.c.user_psn_no == psn_no, authorizations.c.revoked_at.is_(None))
-        .order_by(authorizations.c.granted_at, authorizations.c.id)).scalars().all()
+    owners = conn.execute(_OWNERS, {"psn_no": psn_no}).scalars().all()
     order = [psn_no, *owners]
-    stmt = select(accounts.c.psn_no, accounts.c.balance).where(
-        accounts.c.psn_no.in_(order), accounts.c.closed_on.is_(None)).order_by(accounts.c.psn_no)
-    balances = dict(conn.execute(stmt.with_for_update() if lock else stmt).tuples().all())
+    balances = dict(conn.execute(_BALANCES_LOCKED if lock else _BALANCES, {"payers": order}).all())
     return [(p, balances[p]) for p in order if p in balances]
 
 
@@ -336,7 +350,7 @@ def settle(engine: Engine, book: PolicyBook, req: SettleRequest) -> Settlement:
     """Settle the visit in one transaction; with a key seen before, return that settlement unchanged."""
     if req.key is not None:
         with engine.connect() as conn:
-            seen = conn.execute(select(settlements.c.id).where(settlements.c.idem_key == req.key)).first()
+            seen = conn.execute(_KEY_SEEN, {"key": req.key}).first()
         if seen:
             return _replay(engine, req.key, req.psn_no)
     try:
@@ -352,11 +366,10 @@ def settle(engine: Engine, book: PolicyBook, req: SettleRequest) -> Settlement:
 
 def _write(conn: Connection, row: dict, lines: list[dict], parts: list[tuple[str, int]], acc: Accumulators) -> None:
     setl_id, psn_no, on = row["setl_id"], row["psn_no"], row["setl_date"]
-    conn.execute(insert(settlements).values(**row))
+    conn.execute(_INSERT_SETTLEMENT, row)
     if lines:
-        conn.execute(insert(settlement_lines), [line | {"setl_id": setl_id} for line in lines])
-    conn.execute(update(accumulators).where(accumulators.c.psn_no == psn_no, accumulators.c.year == on.year)
-                 .values(**acc._asdict()))
+        conn.execute(_INSERT_LINES, [line | {"setl_id": setl_id} for line in lines])
+    conn.execute(_ACC_SET, {"b_psn_no": psn_no, "b_year": on.year, **acc._asdict()})
     for payer, amount in parts:
         kind = ACCOUNT_PAY if payer == psn_no else MULAID_PAY
         account_move(conn, payer, -amount, kind, on, psn_no=psn_no, setl_id=setl_id,

@@ -9,10 +9,11 @@ recompute every balance from the journal alone.
 from __future__ import annotations
 
 import zlib
+from functools import cache
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from gongji.errors import InputError
 from gongji.money import format_yuan
@@ -67,21 +68,37 @@ def row(fund: str, holder: str, kind: str, amount: int, on: date, **refs: object
             "setl_id": refs.get("setl_id"), "run_id": refs.get("run_id"), "memo": refs.get("memo")}
 
 
+_INSERT_LEDGER = insert(ledger)
+_SLOT_KEY = (pool_slots.c.admdvs == bindparam("b_admdvs")) & (pool_slots.c.slot == bindparam("b_slot"))
+_SLOT_ADD = update(pool_slots).where(_SLOT_KEY).values(balance=pool_slots.c.balance + bindparam("b_amount"))
+_SLOT_TAKE = update(pool_slots).where(_SLOT_KEY, pool_slots.c.balance >= bindparam("b_amount")) \
+    .values(balance=pool_slots.c.balance - bindparam("b_amount"))
+_OPEN_ACCOUNT = (accounts.c.psn_no == bindparam("b_holder")) & accounts.c.closed_on.is_(None)
+_ACCOUNT_ADD = update(accounts).where(_OPEN_ACCOUNT).values(balance=accounts.c.balance + bindparam("b_amount")) \
+    .returning(accounts.c.balance)
+_ACCOUNT_TAKE = update(accounts).where(_OPEN_ACCOUNT, accounts.c.balance >= -bindparam("b_amount")) \
+    .values(balance=accounts.c.balance + bindparam("b_amount")).returning(accounts.c.balance)
+
+
 def post(conn: Connection, rows: Iterable[Mapping]) -> None:
     rows = list(rows)
     if rows:
-        conn.execute(insert(ledger), rows)
+        conn.execute(_INSERT_LEDGER, rows)
+
+
+@cache
+def _insert_ignoring(dialect: str, table, keys: tuple[str, ...]):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(keys))
 
 
 def insert_ignoring(conn: Connection, table, rows: list[dict], keys: list[str]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    conn.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=keys), rows)
+    if rows:
+        conn.execute(_insert_ignoring(conn.dialect.name, table, tuple(keys)), rows)
 
 
 def ensure_pool(conn: Connection, admdvs: str) -> None:
@@ -105,8 +122,7 @@ def pool_in(conn: Connection, admdvs: str, amount: int, kind: str, on: date, **r
     parts = [(s, share + (1 if s < rest else 0)) for s in range(POOL_SLOTS)]
     for slot, part in parts:
         if part:
-            conn.execute(update(pool_slots).where(pool_slots.c.admdvs == admdvs, pool_slots.c.slot == slot)
-                         .values(balance=pool_slots.c.balance + part))
+            conn.execute(_SLOT_ADD, {"b_admdvs": admdvs, "b_slot": slot, "b_amount": part})
     post(conn, [row(POOL, admdvs, kind, part, on, slot=slot, **refs) for slot, part in parts if part])
 
 
@@ -119,10 +135,7 @@ def pool_out(conn: Connection, admdvs: str, amount: int, kind: str, on: date, ke
     if amount < 0:
         raise ValueError("pool_out takes a positive amount")
     first = pool_slot(key)
-    done = conn.execute(update(pool_slots)
-                        .where(pool_slots.c.admdvs == admdvs, pool_slots.c.slot == first,
-                               pool_slots.c.balance >= amount)
-                        .values(balance=pool_slots.c.balance - amount))
+    done = conn.execute(_SLOT_TAKE, {"b_admdvs": admdvs, "b_slot": first, "b_amount": amount})
     if done.rowcount == 1:
         post(conn, [row(POOL, admdvs, kind, -amount, on, slot=first, **refs)])
         return
@@ -136,8 +149,7 @@ def pool_out(conn: Connection, admdvs: str, amount: int, kind: str, on: date, ke
     for slot, balance in sorted(slots, key=lambda s: -s[1]):
         part = min(left, balance)
         if part:
-            conn.execute(update(pool_slots).where(pool_slots.c.admdvs == admdvs, pool_slots.c.slot == slot)
-                         .values(balance=pool_slots.c.balance - part))
+            conn.execute(_SLOT_ADD, {"b_admdvs": admdvs, "b_slot": slot, "b_amount": -part})
             rows.append(row(POOL, admdvs, kind, -part, on, slot=slot, **refs))
             left -= part
         if not left:
@@ -148,11 +160,8 @@ def pool_out(conn: Connection, admdvs: str, amount: int, kind: str, on: date, ke
 def account_move(conn: Connection, holder: str, amount: int, kind: str, on: date, **refs: object) -> int:
     """Add `amount` (negative: take) to an open account; returns the balance after. Taking more than the
     balance raises `Insufficient`."""
-    stmt = (update(accounts).where(accounts.c.psn_no == holder, accounts.c.closed_on.is_(None))
-            .values(balance=accounts.c.balance + amount).returning(accounts.c.balance))
-    if amount < 0:
-        stmt = stmt.where(accounts.c.balance >= -amount)
-    after = conn.execute(stmt).scalar_one_or_none()
+    after = conn.execute(_ACCOUNT_TAKE if amount < 0 else _ACCOUNT_ADD,
+                         {"b_holder": holder, "b_amount": amount}).scalar_one_or_none()
     if after is None:
         balance = conn.execute(select(accounts.c.balance, accounts.c.closed_on)
                                .where(accounts.c.psn_no == holder)).one_or_none()

@@ -1,0 +1,86 @@
+"""`gongji demo`: the main job on a fresh database (see gongji.demo)."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from gongji import demo
+from gongji.cli.common import app, book_or_fail, console, fail
+from gongji.cli.ops import Db, _progress, engine_or_fail
+from gongji.money import format_yuan
+from gongji.services import crediting, imports
+from gongji.services.audit import audit
+from gongji.store.db import database_url
+from gongji.store.migrate import upgrade
+from gongji.store.tables import persons
+
+DEMO_DB = Path("var") / "demo.sqlite"
+RESERVE_FEN = 50_000_000_00
+"""the pool's reserve carried over from 2023 (累计结存), illustrative."""
+
+
+@app.command("demo")
+def demo_command(
+    members: Annotated[int, typer.Option(help="members to generate")] = 10_000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 2024,
+    db: Db = None,
+) -> None:
+    """Generate a Yangzhou population and run 2024 on a fresh database: import, credit every month, settle a
+    year of visits (some from a relative's account, a few reversed), then the figures and the audit."""
+    started = time.perf_counter()
+    if db is None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
+        db = f"sqlite:///{DEMO_DB}"
+    engine = engine_or_fail(db, migrate=True)
+    upgrade(engine)
+    with engine.connect() as conn:
+        if conn.execute(select(func.count()).select_from(persons)).scalar_one():
+            fail(f"{database_url(db)} already holds persons; the demo needs an empty database")
+    book = book_or_fail(None)
+    out = console()
+    pop = demo.generate(members, seed)
+    files = demo.write_csv(Path("var") / "demo", pop)
+    for kind, path in files.items():
+        result = imports.import_file(engine, kind, path, book)
+        out.print(f"imported {path}: {result.inserted} {kind}")
+    crediting.deposit(engine, demo.REGION, RESERVE_FEN, date(demo.YEAR, 1, 1), memo="2023 年末累计结存 (illustrative)")
+    authorized = demo.authorize_families(engine, pop)
+    out.print(f"{authorized} family mutual-aid authorizations")
+    planned = len(demo.visits(pop, seed))
+    with _progress() as progress:
+        months = progress.add_task(f"crediting {demo.YEAR}-01..12", total=12)
+        demo.credit_year(engine, book, advance=lambda n: progress.advance(months, n))
+        task = progress.add_task("settling visits", total=planned)
+        year = demo.run_year(engine, book, pop, seed, advance=lambda n: progress.advance(task, n))
+    out.print(f"{year.settled} visits settled, {year.family_paid} paid partly from a relative's account, "
+              f"{year.reversed} reversed")
+    table = Table(title=f"outpatient pooling {demo.YEAR}, {demo.REGION} (settlements that stand)")
+    for header in ("level", "member", "settlements", "covered", "pool paid", "share", "family aid"):
+        table.add_column(header, justify="left" if header in ("level", "member") else "right")
+    for level, member, count, covered, pool, mulaid in demo.summary(engine):
+        table.add_row(level, member, str(count), format_yuan(covered), format_yuan(pool),
+                      f"{pool * 100 / covered:.1f}%" if covered else "", format_yuan(mulaid))
+    out.print(table)
+    report = audit(engine)
+    totals = report.totals.get(demo.REGION, {})
+    funds = Table(title="money of the year (yuan)")
+    funds.add_column("")
+    funds.add_column("yuan", justify="right")
+    for name in ("deposits_in", "contributions_in", "credits_from_pool", "outpatient_fund_paid",
+                 "inpatient_benefit_paid", "pool_balance", "opening_balances", "credits_individual",
+                 "account_paid_own", "account_paid_family", "account_balances"):
+        funds.add_row(name, format_yuan(totals.get(name, 0)))
+    out.print(funds)
+    verdict = "clean, every balance equals its ledger" if report.clean else f"{len(report.differences)} differences"
+    out.print(f"audit: {report.checked_accounts} accounts, {report.checked_settlements} settlements: {verdict}")
+    out.print(f"done in {time.perf_counter() - started:.0f} s; database {database_url(db)}")
+    if not report.clean:
+        raise typer.Exit(1)
