@@ -9,9 +9,9 @@ recompute every balance from the journal alone.
 from __future__ import annotations
 
 import zlib
-from functools import cache
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from functools import cache
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
