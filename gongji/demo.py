@@ -52,6 +52,15 @@ def generate(members: int, seed: int) -> Population:
     rng = random.Random(seed)
     pop = Population()
     serial = 0
+    used: set[str] = set()
+
+    def unique_certno(district: str, birth: date, gend: str) -> str:
+        for attempt in range(500):
+            certno = make_certno(district, birth, serial + attempt, gend)
+            if certno not in used:
+                used.add(certno)
+                return certno
+        raise ValueError(f"no free ID number for {birth}")
 
     def add(birth: date, gend: str, retired: bool) -> dict:
         nonlocal serial
@@ -59,7 +68,7 @@ def generate(members: int, seed: int) -> Population:
         district = rng.choice(DISTRICTS)
         base = rng.randrange(4000, 15000, 100)
         p = {"psn_no": f"32100{serial:08d}", "psn_name": _name(rng),
-             "certno": make_certno(district, birth, serial, gend), "gend": gend, "brdy": birth.isoformat(),
+             "certno": unique_certno(district, birth, gend), "gend": gend, "brdy": birth.isoformat(),
              "psn_type": "12" if retired else "11", "insuplc_admdvs": REGION,
              "emp_name": "" if retired else f"扬州市第{rng.randrange(1, 400)}单位",
              "crt_cont_base": "0" if retired else f"{base}.00",

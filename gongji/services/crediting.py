@@ -145,8 +145,11 @@ def credit_region(conn: Connection, version: Version, admdvs: str, month: date,
     where = _eligible(admdvs, month)
     parts = _credit_parts(version, month)
     stamp = now()
+    # The range on both keys (equal by the join) lets PostgreSQL read a chunk of accounts by its primary key
+    # instead of scanning the whole table in every statement.
+    keys = (persons.c.psn_no, accounts.c.psn_no)
     for low, high in _chunks(conn, where):
-        in_range = and_(where, persons.c.psn_no >= low, *([] if high is None else [persons.c.psn_no < high]))
+        in_range = and_(where, *(key >= low for key in keys), *(key < high for key in keys if high is not None))
         for source, amount in parts.items():
             rows = select(literal(ACCOUNT), persons.c.psn_no, literal(LEDGER_KIND[source]), amount, literal(month),
                           literal(stamp), persons.c.psn_no, literal(run_id)) \
@@ -166,7 +169,7 @@ def credit_region(conn: Connection, version: Version, admdvs: str, month: date,
         advance(counted[0])
     pool_in(conn, admdvs, result.contributions_to_pool, CONTRIBUTION, month, run_id=run_id,
             memo=f"contributions not credited to accounts, {month:%Y-%m}")
-    pool_out(conn, admdvs, result.credited.get(POOL, 0), CREDIT_POOL, month, run_id=run_id,
+    pool_out(conn, admdvs, [(CREDIT_POOL, result.credited.get(POOL, 0))], month, run_id=run_id,
              memo=f"retirees' account credits, {month:%Y-%m}")
     conn.execute(update(batch_runs).where(batch_runs.c.id == run_id)
                  .values(members=result.members, amount=sum(result.credited.values())))

@@ -76,7 +76,9 @@ def read_rows(data: bytes, kind: str) -> list[tuple[int, dict[str, str]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"the file is not UTF-8: byte {exc.object[exc.start]:#x} at offset {exc.start}") from None
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"line {line}: the file is not UTF-8: byte {exc.object[exc.start]:#x} at offset "
+                         f"{exc.start}") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in reader.fieldnames or []]
     if not header:
@@ -155,7 +157,7 @@ def _check_persons(conn: Connection, records: list[tuple[int, PersonRecord]], bo
     owners = {}
     for i in range(0, len(certs), CHUNK):
         owners.update(conn.execute(select(persons.c.certno, persons.c.psn_no)
-                                   .where(persons.c.certno.in_(certs[i:i + CHUNK]))).tuples().all())
+                                   .where(persons.c.certno.in_(certs[i:i + CHUNK]))).all())
     for line, r in records:
         if owners.get(r.certno, r.psn_no) != r.psn_no:
             errors.append(f"line {line}, certno: {r.certno} is already registered as psn_no {owners[r.certno]}")
@@ -168,7 +170,7 @@ def _check_relations(conn: Connection, records: list[tuple[int, RelationRecord]]
     own = {}
     for i in range(0, len(wanted), CHUNK):
         own.update(conn.execute(select(persons.c.psn_no, persons.c.certno)
-                                .where(persons.c.psn_no.in_(wanted[i:i + CHUNK]))).tuples().all())
+                                .where(persons.c.psn_no.in_(wanted[i:i + CHUNK]))).all())
     errors = []
     for line, r in records:
         if r.psn_no not in own:

@@ -76,6 +76,8 @@ def check_certno(value: object) -> str:
         return ric.validate(value).upper()
     except StdnumError as exc:
         raise ValueError(f"is not a valid resident ID number: {exc}") from None
+    except KeyError:  # python-stdnum 2.2 fails so on a place code that names no county, e.g. 530002
+        raise ValueError("is not a valid resident ID number: unknown birth place") from None
 
 
 CertNo = Annotated[str, BeforeValidator(check_certno)]
@@ -234,6 +236,8 @@ def make_certno(admdvs: str, birth: date, serial: int, gend: str) -> str:
     for place in (admdvs, admdvs[:2] + "0000"):
         body = f"{place}{birth:%Y%m%d}{serial:03d}"
         number = body + ric.calc_check_digit(body + "0")  # stdnum takes the number with a check digit slot
-        if ric.is_valid(number):
-            return number
+        try:
+            return check_certno(number)
+        except ValueError:
+            continue
     raise ValueError(f"no valid ID number for region {admdvs} and birth date {birth}")

@@ -19,7 +19,7 @@ from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gongji.engine.bill import CLASS_C, BillSplit, LineItem, covered_only, split_line
 from gongji.engine.dates import age_on
@@ -43,6 +43,7 @@ from gongji.store.ledger import (
     now,
     pool_in,
     pool_out,
+    post,
 )
 from gongji.store.tables import (
     accounts,
@@ -57,6 +58,8 @@ from gongji.store.tables import (
     stays,
 )
 
+DEADLOCK = "40P01"
+DEADLOCK_RETRIES = 3
 MED_TYPES = {"11": CLINIC, "41": PHARMACY}
 """med_type settled under ordinary outpatient pooling: 11 普通门诊 at an institution, 41 定点药店购药."""
 CLR_TYPE = {CLINIC: "11", PHARMACY: "41"}
@@ -247,9 +250,12 @@ def _in_hospital(conn: Connection, psn_no: str, on: date) -> bool:
 
 
 def _accumulators(conn: Connection, psn_no: str, year: int, lock: bool) -> Accumulators:
-    if lock:
+    """The year's accumulators; with `lock`, the row is created if missing and locked until commit."""
+    key = {"b_psn_no": psn_no, "b_year": year}
+    found = conn.execute(_ACC_LOCKED if lock else _ACC, key).first()
+    if found is None and lock:
         insert_ignoring(conn, accumulators, [{"psn_no": psn_no, "year": year}], ["psn_no", "year"])
-    found = conn.execute(_ACC_LOCKED if lock else _ACC, {"b_psn_no": psn_no, "b_year": year}).first()
+        found = conn.execute(_ACC_LOCKED, key).first()
     return Accumulators(*found) if found else Accumulators()
 
 
@@ -348,20 +354,29 @@ def _replay(engine: Engine, key: str, psn_no: str) -> Settlement:
 
 def settle(engine: Engine, book: PolicyBook, req: SettleRequest) -> Settlement:
     """Settle the visit in one transaction; with a key seen before, return that settlement unchanged."""
-    if req.key is not None:
-        with engine.connect() as conn:
-            seen = conn.execute(_KEY_SEEN, {"key": req.key}).first()
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            with transaction(engine) as conn:
+                if req.key is not None and conn.execute(_KEY_SEEN, {"key": req.key}).first():
+                    seen = True
+                else:
+                    seen = False
+                    row, lines, (parts, acc) = _compute(conn, book, req, lock=True)
+                    _write(conn, row, lines, parts, acc)
+        except IntegrityError:
+            if req.key is None:
+                raise
+            seen = True
+        except OperationalError as exc:
+            # PostgreSQL breaks a rare lock cycle (a settlement and a crediting run over the same family
+            # accounts) by aborting one side; the settlement is simply tried again.
+            if getattr(exc.orig, "sqlstate", None) != DEADLOCK or attempt == DEADLOCK_RETRIES:
+                raise
+            continue
         if seen:
             return _replay(engine, req.key, req.psn_no)
-    try:
-        with transaction(engine) as conn:
-            row, lines, (parts, acc) = _compute(conn, book, req, lock=True)
-            _write(conn, row, lines, parts, acc)
-    except IntegrityError:
-        if req.key is None:
-            raise
-        return _replay(engine, req.key, req.psn_no)
-    return Settlement(row, [line | {"setl_id": row["setl_id"]} for line in lines])
+        return Settlement(row, [line | {"setl_id": row["setl_id"]} for line in lines])
+    raise AssertionError("unreachable")
 
 
 def _write(conn: Connection, row: dict, lines: list[dict], parts: list[tuple[str, int]], acc: Accumulators) -> None:
@@ -370,13 +385,14 @@ def _write(conn: Connection, row: dict, lines: list[dict], parts: list[tuple[str
     if lines:
         conn.execute(_INSERT_LINES, [line | {"setl_id": setl_id} for line in lines])
     conn.execute(_ACC_SET, {"b_psn_no": psn_no, "b_year": on.year, **acc._asdict()})
+    journal: list[dict] = []
     for payer, amount in parts:
         kind = ACCOUNT_PAY if payer == psn_no else MULAID_PAY
-        account_move(conn, payer, -amount, kind, on, psn_no=psn_no, setl_id=setl_id,
+        account_move(conn, payer, -amount, kind, on, journal, psn_no=psn_no, setl_id=setl_id,
                      memo=f"{row['fixmedins_code']} {row['med_type']}")
-    admdvs = row["insuplc_admdvs"]
-    pool_out(conn, admdvs, row["hifp_pay"], OUTPATIENT_PAY, on, key=psn_no, psn_no=psn_no, setl_id=setl_id)
-    pool_out(conn, admdvs, row["inpatient_pay"], INPATIENT_PAY, on, key=psn_no, psn_no=psn_no, setl_id=setl_id)
+    pool_out(conn, row["insuplc_admdvs"], [(OUTPATIENT_PAY, row["hifp_pay"]), (INPATIENT_PAY, row["inpatient_pay"])],
+             on, key=psn_no, journal=journal, psn_no=psn_no, setl_id=setl_id)
+    post(conn, journal)
 
 
 AMOUNTS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",

@@ -126,40 +126,61 @@ def pool_in(conn: Connection, admdvs: str, amount: int, kind: str, on: date, **r
     post(conn, [row(POOL, admdvs, kind, part, on, slot=slot, **refs) for slot, part in parts if part])
 
 
-def pool_out(conn: Connection, admdvs: str, amount: int, kind: str, on: date, key: str = "",
-             **refs: object) -> None:
-    """Take `amount` from the region's pool: from the slot of `key` when it holds enough (one row locked),
-    else from all slots, locked in order, largest first."""
-    if amount == 0:
+def pool_out(conn: Connection, admdvs: str, parts: list[tuple[str, int]], on: date, key: str = "",
+             journal: list[dict] | None = None, **refs: object) -> None:
+    """Take the (kind, amount) parts from the region's pool: from the slot of `key` when it holds them all (one
+    row locked), else from all slots, locked in order, largest first. Ledger rows go to `journal` when given
+    (the caller posts them), else straight to the ledger."""
+    parts = [(kind, amount) for kind, amount in parts if amount]
+    if any(amount < 0 for _kind, amount in parts):
+        raise ValueError("pool_out takes positive amounts")
+    total = sum(amount for _kind, amount in parts)
+    if not total:
         return
-    if amount < 0:
-        raise ValueError("pool_out takes a positive amount")
     first = pool_slot(key)
-    done = conn.execute(_SLOT_TAKE, {"b_admdvs": admdvs, "b_slot": first, "b_amount": amount})
-    if done.rowcount == 1:
-        post(conn, [row(POOL, admdvs, kind, -amount, on, slot=first, **refs)])
-        return
+    if conn.execute(_SLOT_TAKE, {"b_admdvs": admdvs, "b_slot": first, "b_amount": total}).rowcount == 1:
+        taken = [(first, total)]
+    else:
+        taken = _take_from_all(conn, admdvs, total, "/".join(kind for kind, _a in parts))
+    rows = []
+    for kind, amount in parts:
+        while amount:
+            slot, available = taken[0]
+            part = min(amount, available)
+            rows.append(row(POOL, admdvs, kind, -part, on, slot=slot, **refs))
+            amount -= part
+            taken[0] = (slot, available - part)
+            if taken[0][1] == 0:
+                taken.pop(0)
+    if journal is None:
+        post(conn, rows)
+    else:
+        journal.extend(rows)
+
+
+def _take_from_all(conn: Connection, admdvs: str, total: int, what: str) -> list[tuple[int, int]]:
     slots = conn.execute(select(pool_slots.c.slot, pool_slots.c.balance).where(pool_slots.c.admdvs == admdvs)
                          .order_by(pool_slots.c.slot).with_for_update()).all()
-    total = sum(balance for _slot, balance in slots)
-    if total < amount:
-        raise Insufficient(f"the pooled fund of {admdvs} holds {format_yuan(total)} yuan, "
-                           f"less than the {format_yuan(amount)} yuan to pay ({kind})")
-    left, rows = amount, []
+    held = sum(balance for _slot, balance in slots)
+    if held < total:
+        raise Insufficient(f"the pooled fund of {admdvs} holds {format_yuan(held)} yuan, "
+                           f"less than the {format_yuan(total)} yuan to pay ({what})")
+    taken, left = [], total
     for slot, balance in sorted(slots, key=lambda s: -s[1]):
         part = min(left, balance)
         if part:
             conn.execute(_SLOT_ADD, {"b_admdvs": admdvs, "b_slot": slot, "b_amount": -part})
-            rows.append(row(POOL, admdvs, kind, -part, on, slot=slot, **refs))
+            taken.append((slot, part))
             left -= part
         if not left:
             break
-    post(conn, rows)
+    return taken
 
 
-def account_move(conn: Connection, holder: str, amount: int, kind: str, on: date, **refs: object) -> int:
+def account_move(conn: Connection, holder: str, amount: int, kind: str, on: date,
+                 journal: list[dict] | None = None, **refs: object) -> int:
     """Add `amount` (negative: take) to an open account; returns the balance after. Taking more than the
-    balance raises `Insufficient`."""
+    balance raises `Insufficient`. The ledger row goes to `journal` when given, else straight to the ledger."""
     after = conn.execute(_ACCOUNT_TAKE if amount < 0 else _ACCOUNT_ADD,
                          {"b_holder": holder, "b_amount": amount}).scalar_one_or_none()
     if after is None:
@@ -172,5 +193,9 @@ def account_move(conn: Connection, holder: str, amount: int, kind: str, on: date
         raise Insufficient(f"the account of {holder} holds {format_yuan(balance.balance)} yuan, "
                            f"less than {format_yuan(-amount)} yuan")
     refs.setdefault("psn_no", holder)
-    post(conn, [row(ACCOUNT, holder, kind, amount, on, **refs)])
+    entry = row(ACCOUNT, holder, kind, amount, on, **refs)
+    if journal is None:
+        post(conn, [entry])
+    else:
+        journal.append(entry)
     return after
