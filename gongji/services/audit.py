@@ -69,7 +69,7 @@ def audit(engine: Engine) -> AuditReport:
                 .outerjoin(journal, journal.c.holder == accounts.c.psn_no)
                 .where(accounts.c.balance != func.coalesce(journal.c.total, 0))):
             report.differences.append(f"account {psn_no}: balance {format_yuan(balance)}, "
-                                      f"ledger {format_yuan(total)}")
+                                      f"ledger {format_yuan(int(total))}")
         report.checked_accounts = conn.execute(select(func.count()).select_from(accounts)).scalar_one()
         slots = select(ledger.c.holder, ledger.c.slot, func.sum(ledger.c.amount).label("total")) \
             .where(ledger.c.fund == POOL).group_by(ledger.c.holder, ledger.c.slot).subquery()
@@ -79,7 +79,7 @@ def audit(engine: Engine) -> AuditReport:
                 .outerjoin(slots, (slots.c.holder == pool_slots.c.admdvs) & (slots.c.slot == pool_slots.c.slot))
                 .where(pool_slots.c.balance != func.coalesce(slots.c.total, 0))):
             report.differences.append(f"pool {admdvs} slot {slot}: balance {format_yuan(balance)}, "
-                                      f"ledger {format_yuan(total)}")
+                                      f"ledger {format_yuan(int(total))}")
         s = settlements.c
         broken = conn.execute(select(s.setl_id).where(
             (s.medfee_sumamt != s.fulamt_ownpay_amt + s.overlmt_selfpay + s.preselfpay_amt + s.inscp_scp_amt)
@@ -102,8 +102,8 @@ def _against_ledger(conn, report: AuditReport) -> None:
     for kind in (OUTPATIENT_PAY, INPATIENT_PAY, ACCOUNT_PAY, MULAID_PAY):
         moved.append(-conn.execute(select(func.coalesce(func.sum(ledger.c.amount), 0)).where(
             ledger.c.kind.in_([kind, kind + REVERSAL_SUFFIX]), ledger.c.setl_id.is_not(None))).scalar_one())
-    for name, a, b in zip(("hifp_pay", "inpatient_pay", "acct_pay (own)", "acct_mulaid_pay"), said, moved,
-                          strict=True):
+    for name, a, b in zip(("hifp_pay", "inpatient_pay", "acct_pay (own)", "acct_mulaid_pay"),
+                          map(int, said), map(int, moved), strict=True):
         if a != b:
             report.differences.append(f"settlements' {name} {format_yuan(a)} != ledger {format_yuan(b)}")
 

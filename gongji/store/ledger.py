@@ -107,8 +107,8 @@ def ensure_pool(conn: Connection, admdvs: str) -> None:
 
 
 def pool_balance(conn: Connection, admdvs: str) -> int:
-    return conn.execute(select(func.coalesce(func.sum(pool_slots.c.balance), 0))
-                        .where(pool_slots.c.admdvs == admdvs)).scalar_one()
+    return int(conn.execute(select(func.coalesce(func.sum(pool_slots.c.balance), 0))
+                            .where(pool_slots.c.admdvs == admdvs)).scalar_one())
 
 
 def pool_in(conn: Connection, admdvs: str, amount: int, kind: str, on: date, **refs: object) -> None:
