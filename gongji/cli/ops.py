@@ -129,7 +129,11 @@ def credit_command(
                 result = crediting.credit_month(engine, book, first, admdvs,
                                                 advance=lambda n, t=task: progress.advance(t, n))
             except InputError as exc:
-                fail(str(exc))
+                if region:
+                    fail(str(exc))
+                # Crediting every region: one without a policy that month is reported, the others go on.
+                table.add_row(admdvs, "not credited", "", "", "", "", str(exc))
+                continue
             if result.already:
                 progress.update(task, completed=progress.tasks[task].total)
                 table.add_row(admdvs, "already credited: nothing done", "", "", "", "", result.policy)

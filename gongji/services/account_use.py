@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Engine, and_, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Engine, and_, cast, func, insert, literal, select, update
 
 from gongji.errors import InputError
 from gongji.money import BP_ONE, format_yuan
@@ -132,7 +132,8 @@ def credit_interest(engine: Engine, book: PolicyBook, year: int, admdvs: str, to
             return InterestRun(admdvs, on, already=True, rate=rate)
         run_id = conn.execute(insert(batch_runs).values(kind=INTEREST_RUN, admdvs=admdvs, period=on, run_at=now())
                               .returning(batch_runs.c.id)).scalar_one()
-        balance_then = select(ledger.c.holder, func.sum(ledger.c.amount).label("balance")) \
+        # sum(bigint) is numeric on PostgreSQL, where // would then divide exactly: back to bigint first.
+        balance_then = select(ledger.c.holder, cast(func.sum(ledger.c.amount), BigInteger).label("balance")) \
             .where(ledger.c.fund == ACCOUNT, ledger.c.occurred_on <= on).group_by(ledger.c.holder).subquery()
         interest = (balance_then.c.balance * rate + BP_ONE // 2) // BP_ONE
         open_here = and_(persons.c.insuplc_admdvs == admdvs, accounts.c.psn_no == persons.c.psn_no,

@@ -87,7 +87,7 @@ def _credit_parts(version: Version, month: date) -> dict[str, object]:
     rule = version.crediting.retired
     if isinstance(rule, FixedByAge):
         bands = sorted(rule.amounts.items(), reverse=True)
-        retiree = case(*((persons.c.brdy < month.replace(year=month.year - age), literal(amount))
+        retiree = case(*((persons.c.brdy <= month.replace(year=month.year - age), literal(amount))
                          for age, amount in bands if age > 0), else_=literal(rule.amounts[0]))
     elif isinstance(rule, AveragePensionPercent):
         retiree = literal(_half_up_int(version.reference_values[rule.of].amount, rule.percent))
