@@ -37,6 +37,10 @@ def describe(exc: ValidationError) -> list[str]:
         elif err["type"] == "missing":
             lines.append(f"{field_path(err['loc'])}: missing")
             continue
+        if not err["loc"]:
+            # A check across fields: its message names the fields and values itself.
+            lines.append(message)
+            continue
         lines.append(f"{field_path(err['loc'])}: {message} (value: {short_repr(err.get('input'))})")
     return lines
 

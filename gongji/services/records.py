@@ -178,7 +178,8 @@ class InstitutionRecord(Record):
     def _kind(self) -> InstitutionRecord:
         if self.fixmedins_type == HOSPITAL:
             if self.hosp_lv is None:
-                raise ValueError("hosp_lv: a medical institution needs its level 1, 2 or 3")
+                raise ValueError(f"hosp_lv: {self.fixmedins_code} is a medical institution and needs its level "
+                                 "1, 2 or 3 (value: empty)")
             if self.otp_pool_flag is False:
                 raise ValueError("otp_pool_flag: applies to pharmacies only")
         elif self.hosp_lv is not None:
@@ -222,7 +223,8 @@ class CatalogueRecord(Record):
     @model_validator(mode="after")
     def _share(self) -> CatalogueRecord:
         if self.chrgitm_lv == CHRGITM_LV[CLASS_B] and self.selfpay_prop is None:
-            raise ValueError("selfpay_prop: a class 乙 item needs its first self-pay share")
+            raise ValueError(f"selfpay_prop: {self.med_list_codg} is class 乙 and needs its first self-pay share "
+                             "(value: empty)")
         if self.lmt_age_min is not None and self.lmt_age_max is not None and self.lmt_age_min > self.lmt_age_max:
             raise ValueError(f"lmt_age_min {self.lmt_age_min} is above lmt_age_max {self.lmt_age_max}")
         return self
