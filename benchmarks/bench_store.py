@@ -4,32 +4,43 @@
   (a quarter retired), then `credit_month` for 2024-01 timed, then a second run of the same month, which must
   return already=True. Target: 1,000,000 members in under 60 s. The load is timed too, but is not the figure.
 * settle: `settle(engine, book, parse_settle(...))` in-process from worker threads sharing one Engine
-  (pool_size=8), each worker settling for its own persons on dates spread over 2024; a warm-up, then
-  --seconds of measurement per worker count. Targets: >= 1,500 settlements/s on PostgreSQL with 4 workers,
-  >= 500/s on SQLite (a file; SQLite serializes writers). The audit must be clean afterwards.
+  (pool_size=8), each worker settling for its own persons (imported with import_csv, each with a first visit
+  above the annual deductible) on dates spread over 2024; a warm-up, then --seconds measured per worker count.
+  Targets: >= 1,500 settlements/s on PostgreSQL with 4 workers, >= 500/s on SQLite (a file; SQLite serializes
+  writers). Then --breakdown settlements in one thread with every statement timed, and the audit, which must
+  be clean.
 
-Every run creates its databases (PostgreSQL: gongji_bench_credit, gongji_bench_settle on the server of --url;
-SQLite: --sqlite) and drops them at the end unless --keep.
+Each figure comes with the CPU the machine spent meanwhile: this process (all threads; one CPU at most while
+Python code runs, as the GIL allows one thread at a time), PostgreSQL (all its processes) and anything else,
+which on a shared machine says how far to trust the figure.
 
-    .venv/bin/python benchmarks/bench_store.py                      # both, full size
+Every run creates its databases (PostgreSQL: gongji_bench_credit and gongji_bench_settle on the server of --url;
+SQLite: the file --sqlite) and drops them at the end unless --keep.
+
+    .venv/bin/python benchmarks/bench_store.py                      # both, full size (about 3 minutes)
     .venv/bin/python benchmarks/bench_store.py credit --members 1000000
     .venv/bin/python benchmarks/bench_store.py settle --backends postgresql,sqlite --workers 1,4 --seconds 10
-    .venv/bin/python benchmarks/bench_store.py settle --backends postgresql --workers 4 --profile /tmp/settle.html
+    .venv/bin/python benchmarks/bench_store.py settle --backends sqlite --workers 1 --profile /tmp/settle.html
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
+import platform
 import random
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from gongji.policy.loader import PolicyBook, load_book
 from gongji.services.audit import audit
@@ -58,7 +69,7 @@ class PostgresServer:
 
     def __init__(self, url: str):
         self.url = make_url(url).set(drivername="postgresql+psycopg")
-        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=None)
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
 
     def url_of(self, name: str) -> str:
         return self.url.set(database=name).render_as_string(hide_password=False)
@@ -80,6 +91,9 @@ class PostgresServer:
 
 
 def remove_sqlite(path: Path) -> None:
+    """The benchmark's SQLite file and its companions; refuses a file not named for a benchmark."""
+    if "bench" not in path.name:
+        raise SystemExit(f"--sqlite: {path} is not named *bench*; not removing it")
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
@@ -88,6 +102,79 @@ def migrated(url: str, pool_size: int = 5) -> Engine:
     engine = open_engine(url, pool_size=pool_size)
     upgrade(engine)
     return engine
+
+
+# --- measuring --------------------------------------------------------------------------------------------
+
+class StatementTimer:
+    """The duration of every statement an Engine executes between `start` and `stop`, by kind of statement."""
+
+    def __init__(self, engine: Engine):
+        self.engine, self.timings = engine, []
+
+    def _before(self, conn, _cursor, _statement, _parameters, _context, _many) -> None:
+        conn.info.setdefault("bench_started", []).append(time.perf_counter())
+
+    def _after(self, conn, _cursor, statement, _parameters, _context, _many) -> None:
+        self.timings.append((time.perf_counter() - conn.info["bench_started"].pop(), " ".join(statement.split())))
+
+    def start(self) -> StatementTimer:
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def stop(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+
+    def print(self, per: int = 1, what: str = "", top: int = 12) -> None:
+        """Counts and milliseconds divided by `per` (e.g. the number of settlements)."""
+        kinds: dict[str, list[float]] = {}
+        for seconds, statement in self.timings:
+            kinds.setdefault(statement[:70], []).append(seconds)
+        total = sum(t for t, _s in self.timings)
+        print(f"  {len(self.timings) / per:,.1f} statements{what}, {total * 1000 / per:,.1f} ms in the driver and "
+              "database, by kind:")
+        for statement, times in sorted(kinds.items(), key=lambda k: -sum(k[1]))[:top]:
+            print(f"    {sum(times) * 1000 / per:9.2f} ms {len(times) / per:7.1f}x  {statement}...")
+
+
+class CpuSnapshot(NamedTuple):
+    """CPU seconds used so far: by the machine (all CPUs, not idle), this process, and PostgreSQL's processes.
+    Linux only (from /proc); elsewhere the machine and PostgreSQL figures are 0."""
+
+    machine: float
+    process: float
+    postgres: float
+
+    @classmethod
+    def take(cls) -> CpuSnapshot:
+        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        machine = postgres = 0.0
+        try:
+            with open("/proc/stat") as f:
+                user, nice, system, idle, iowait, *rest = map(int, f.readline().split()[1:9])
+            machine = (user + nice + system + sum(rest)) / tick
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        stat = f.read()
+                except OSError:
+                    continue
+                if stat[stat.index("(") + 1:].startswith("postgres"):
+                    fields = stat[stat.rindex(")") + 2:].split()
+                    postgres += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+        return cls(machine, time.process_time(), postgres)
+
+    def since(self, before: CpuSnapshot, elapsed: float) -> str:
+        """How busy the machine was in between, in CPUs, and on what."""
+        machine, process, postgres = ((a - b) / elapsed for a, b in zip(self, before, strict=True))
+        if not machine:
+            return f"this process {process:.2f} CPUs"
+        return (f"machine {machine:.2f} of {os.cpu_count()} CPUs busy: this process {process:.2f}, postgres "
+                f"{postgres:.2f}, anything else {max(machine - process - postgres, 0):.2f}")
 
 
 # --- credit ------------------------------------------------------------------------------------------------
@@ -146,27 +233,32 @@ def bench_credit(server: PostgresServer, book: PolicyBook, members: int, keep: b
         load_members(engine, members)
         print(f"load (COPY persons + accounts, VACUUM ANALYZE): {time.perf_counter() - started:.1f} s")
 
+        timer, cpu = StatementTimer(engine).start(), CpuSnapshot.take()
         started = time.perf_counter()
         result = credit_month(engine, book, MONTH, REGION)
         seconds = time.perf_counter() - started
-        ok = not result.already and result.members == members and seconds < CREDIT_TARGET_S
+        timer.stop()
+        machine = CpuSnapshot.take().since(cpu, seconds)
+        per_million = seconds * 1_000_000 / members
+        met = per_million < CREDIT_TARGET_S
+        scaled = "" if members == 1_000_000 else f", {per_million:.1f} s at this rate"
         print(f"credit_month: {result.members:,} members in {seconds:.1f} s = {result.members / seconds:,.0f} "
-              f"members/s (target < {CREDIT_TARGET_S:.0f} s for 1,000,000: "
-              f"{'met' if seconds * 1_000_000 / members < CREDIT_TARGET_S else 'MISSED'})")
+              f"members/s (target < {CREDIT_TARGET_S:.0f} s for 1,000,000{scaled}: {'met' if met else 'MISSED'})")
         print(f"  credited {', '.join(f'{k} {v / 100:,.2f}' for k, v in result.credited.items())} yuan; "
               f"contributions to the pool {result.contributions_to_pool / 100:,.2f} yuan")
+        print(f"  {machine}")
+        timer.print(what=" in all")
         with engine.connect() as conn:
             balances = conn.execute(select(func.sum(accounts.c.balance))).scalar_one()
             rows = conn.execute(select(func.count()).select_from(ledger)).scalar_one()
-        consistent = balances == sum(result.credited.values())
-        ok = ok and consistent
-        print(f"  check: sum of balances {balances / 100:,.2f} yuan "
+        consistent = not result.already and result.members == members and balances == sum(result.credited.values())
+        print(f"  check: {result.members:,} members credited, sum of balances {balances / 100:,.2f} yuan "
               f"{'=' if consistent else '!='} credited; {rows:,} ledger rows")
 
         started = time.perf_counter()
         again = credit_month(engine, book, MONTH, REGION)
         print(f"second run: already={again.already} in {(time.perf_counter() - started) * 1000:.1f} ms")
-        return ok and again.already
+        return met and consistent and again.already
     finally:
         engine.dispose()
         if not keep:
@@ -176,7 +268,7 @@ def bench_credit(server: PostgresServer, book: PolicyBook, members: int, keep: b
 # --- settle ------------------------------------------------------------------------------------------------
 
 def persons_csv(count: int) -> bytes:
-    """`count` members with valid ID numbers and an opening balance; every fourth retired."""
+    """`count` members with valid ID numbers and an opening balance of 5,000 yuan; every fourth retired."""
     rows = ["psn_no,psn_name,certno,gend,brdy,psn_type,insuplc_admdvs,crt_cont_base,psn_insu_stas,"
             "psn_insu_date,balc"]
     for i in range(count):
@@ -195,20 +287,35 @@ def institutions_csv(count: int) -> bytes:
 
 
 def prepare_settle(engine: Engine, book: PolicyBook, persons: int, institutions: int) -> tuple[list[str], list[str]]:
+    """The persons and institutions, the pool funded, and every person's first visit of 2024: 1,000 yuan, above
+    the annual deductible, so that the pooled fund pays a share of every measured visit (the heavier path: a
+    pool slot and two ledger rows) from the first one on, and the rate does not climb as persons reach it."""
     import_csv(engine, "persons", persons_csv(persons), book)
     import_csv(engine, "institutions", institutions_csv(institutions), book)
     deposit(engine, REGION, 10**12, date(2024, 1, 1), memo="benchmark reserve")
-    return [f"SP{i:08d}" for i in range(persons)], [f"H{REGION}{i:05d}" for i in range(institutions)]
+    people, hospitals = [f"SP{i:08d}" for i in range(persons)], [f"H{REGION}{i:05d}" for i in range(institutions)]
+
+    def first_visits(part: list[str]) -> None:
+        for psn_no in part:
+            settle(engine, book, parse_settle({"psn_no": psn_no, "fixmedins_code": hospitals[0], "date": "2024-01-01",
+                                               "med_type": "11", "acct_used_flag": "1", "covered": "1000.00"}))
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(first_visits, [people[w::4] for w in range(4)]))
+    return people, hospitals
 
 
 class Worker(threading.Thread):
-    """Settles visits of its own persons until told to stop; `done` counts the settlements."""
+    """Settles visits of its own persons, on dates spread over 2024, until told to stop (or `limit`). With a
+    `profiler`, profiles its own thread from when `measuring` is set."""
 
     def __init__(self, engine: Engine, book: PolicyBook, people: list[str], hospitals: list[str], seed: int,
-                 stop: threading.Event):
+                 stop: threading.Event, limit: int | None = None, profiler=None,
+                 measuring: threading.Event | None = None):
         super().__init__(daemon=True)
         self.engine, self.book, self.people, self.hospitals = engine, book, people, hospitals
-        self.rng, self.stop, self.done, self.error = random.Random(seed), stop, 0, None
+        self.rng, self.stop, self.limit, self.done, self.error = random.Random(seed), stop, limit, 0, None
+        self.profiler, self.measuring = profiler, measuring
 
     def request(self, n: int) -> dict:
         return {"psn_no": self.people[n % len(self.people)], "fixmedins_code": self.rng.choice(self.hospitals),
@@ -216,46 +323,84 @@ class Worker(threading.Thread):
                 "med_type": "11", "acct_used_flag": "1", "covered": "123.45"}
 
     def run(self) -> None:
+        profiling = False
         try:
-            n = 0
-            while not self.stop.is_set():
-                settle(self.engine, self.book, parse_settle(self.request(n)))
-                n += 1
-                self.done = n
+            while not self.stop.is_set() and self.done != self.limit:
+                if self.profiler is not None and not profiling and self.measuring.is_set():
+                    self.profiler.start()
+                    profiling = True
+                settle(self.engine, self.book, parse_settle(self.request(self.done)))
+                self.done += 1
         except Exception as exc:  # reported by the main thread
             self.error = exc
             self.stop.set()
+        finally:
+            if profiling:
+                self.profiler.stop()
+
+
+class Measured(NamedTuple):
+    rate: float
+    """settlements per second over the measured seconds."""
+    windows: list[float]
+    """settlements per second in each whole second of them."""
+    cpu_ms: float
+    """this process's CPU (all threads) per settlement."""
+    machine: str
 
 
 def measure(engine: Engine, book: PolicyBook, people: list[str], hospitals: list[str], workers: int,
-            warmup: float, seconds: float, seed: int) -> float:
-    """Settlements per second over `seconds`, after `warmup`, from `workers` threads on disjoint persons."""
-    stop = threading.Event()
-    threads = [Worker(engine, book, people[w::workers], hospitals, seed + w, stop) for w in range(workers)]
+            warmup: float, seconds: float, seed: int, profile: Path | None = None) -> Measured:
+    """`workers` threads settling for disjoint persons: `warmup` seconds, then `seconds` measured. With
+    `profile`, the first worker's measured seconds are sampled by pyinstrument, written there as HTML and
+    summed up on stdout."""
+    stop, measuring = threading.Event(), threading.Event()
+    profiler = None
+    if profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+    threads = [Worker(engine, book, people[w::workers], hospitals, seed + w, stop,
+                      profiler=profiler if w == 0 else None, measuring=measuring) for w in range(workers)]
     for t in threads:
         t.start()
     stop.wait(warmup)
-    before, started = sum(t.done for t in threads), time.perf_counter()
-    stop.wait(seconds)
-    after, elapsed = sum(t.done for t in threads), time.perf_counter() - started
+    measuring.set()
+    counts, cpu, started = [sum(t.done for t in threads)], CpuSnapshot.take(), time.perf_counter()
+    for second in range(1, int(seconds) + 1):
+        if stop.wait(started + second - time.perf_counter()):
+            break
+        counts.append(sum(t.done for t in threads))
+    stop.wait(max(started + seconds - time.perf_counter(), 0))
+    done, elapsed, machine = sum(t.done for t in threads) - counts[0], time.perf_counter() - started, \
+        CpuSnapshot.take().since(cpu, time.perf_counter() - started)
+    cpu_ms = (time.process_time() - cpu.process) * 1000 / max(done, 1)
     stop.set()
     for t in threads:
         t.join()
     errors = [t.error for t in threads if t.error is not None]
     if errors:
         raise RuntimeError(f"a worker failed: {errors[0]!r}") from errors[0]
-    return (after - before) / elapsed
+    if profiler is not None:
+        profile.write_text(profiler.output_html())
+        print(profiler.output_text(color=False, short_mode=False)[:8000])
+        print(f"  profile of one worker written to {profile}")
+    windows = [b - a for a, b in zip(counts, counts[1:], strict=False)]
+    return Measured(done / elapsed, windows, cpu_ms, machine)
 
 
-def count_statements(engine: Engine) -> Callable[[], int]:
-    """A counter of the statements the engine executes from now on."""
-    counted = [0]
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _count(*_args):
-        counted[0] += 1
-
-    return lambda: counted[0]
+def breakdown(engine: Engine, book: PolicyBook, people: list[str], hospitals: list[str], count: int) -> None:
+    """`count` settlements in one thread with every statement timed: where a settlement's time goes."""
+    worker = Worker(engine, book, people, hospitals, seed=99, stop=threading.Event(), limit=count)
+    timer = StatementTimer(engine).start()
+    started = time.perf_counter()
+    worker.run()
+    elapsed = time.perf_counter() - started
+    timer.stop()
+    if worker.error is not None:
+        raise RuntimeError(f"the breakdown failed: {worker.error!r}") from worker.error
+    print(f"  breakdown, one thread, {count} settlements: {elapsed * 1000 / count:.2f} ms each")
+    timer.print(per=count, what=" per settlement")
 
 
 def bench_settle_on(backend: str, url: str, book: PolicyBook, args: argparse.Namespace) -> bool:
@@ -264,22 +409,20 @@ def bench_settle_on(backend: str, url: str, book: PolicyBook, args: argparse.Nam
     try:
         started = time.perf_counter()
         people, hospitals = prepare_settle(engine, book, args.persons, args.institutions)
-        print(f"setup ({args.persons:,} persons via import_csv, {args.institutions} institutions, pool funded): "
-              f"{time.perf_counter() - started:.1f} s")
-        statements = count_statements(engine)
+        print(f"setup ({args.persons:,} persons via import_csv, {args.institutions} institutions, pool funded, "
+              f"each person's first visit settled): {time.perf_counter() - started:.1f} s")
         for n, workers in enumerate(args.workers):
-            if args.profile:
-                rate = profiled(engine, book, people, hospitals, workers, args, seed=1000 * n)
-            else:
-                rate = measure(engine, book, people, hospitals, workers, args.warmup, args.seconds, seed=1000 * n)
+            profile = None if args.profile is None else args.profile.with_suffix(f".{backend}.{workers}.html")
+            m = measure(engine, book, people, hospitals, workers, args.warmup, args.seconds, seed=1000 * n,
+                        profile=profile)
             target = SETTLE_TARGETS.get((backend, workers))
-            verdict = "" if target is None else f" (target >= {target:,.0f}: {'met' if rate >= target else 'MISSED'})"
-            ok = ok and (target is None or rate >= target)
-            print(f"{backend}, {workers} worker{'s' if workers > 1 else ''}: {rate:,.0f} settlements/s{verdict}")
-        with engine.connect() as conn:
-            settled = conn.execute(text("SELECT count(*) FROM settlements")).scalar_one()
-        print(f"  {settled:,} settlements stored, {statements() / max(settled, 1):.1f} statements per settlement "
-              "(including the warm-ups)")
+            verdict = "" if target is None else f" (target >= {target:,.0f}: {'met' if m.rate >= target else 'MISSED'})"
+            ok = ok and (target is None or m.rate >= target)
+            spread = f", 1-s windows {min(m.windows):,.0f}..{max(m.windows):,.0f}" if m.windows else ""
+            print(f"{backend}, {workers} worker{'s' if workers > 1 else ''}: {m.rate:,.0f} settlements/s{verdict}")
+            print(f"  {m.cpu_ms:.2f} ms of this process's CPU per settlement{spread}; {m.machine}")
+        if args.breakdown:
+            breakdown(engine, book, people, hospitals, args.breakdown)
         report = audit(engine)
         print(f"  audit clean: {report.clean} ({report.checked_accounts:,} accounts, "
               f"{report.checked_settlements:,} settlements checked)")
@@ -288,34 +431,6 @@ def bench_settle_on(backend: str, url: str, book: PolicyBook, args: argparse.Nam
         return ok and report.clean
     finally:
         engine.dispose()
-
-
-def profiled(engine: Engine, book: PolicyBook, people: list[str], hospitals: list[str], workers: int,
-             args: argparse.Namespace, seed: int) -> float:
-    """`measure` under pyinstrument (all threads' time shows under the main thread's wait, so profile one
-    worker in the main thread while the others run)."""
-    from pyinstrument import Profiler
-
-    stop = threading.Event()
-    others = [Worker(engine, book, people[w::workers], hospitals, seed + w, stop) for w in range(1, workers)]
-    mine = Worker(engine, book, people[0::workers], hospitals, seed, stop)
-    for t in others:
-        t.start()
-    timer = threading.Timer(args.warmup + args.seconds, stop.set)
-    timer.start()
-    profiler = Profiler(interval=0.0005)
-    profiler.start()
-    started = time.perf_counter()
-    mine.run()
-    elapsed = time.perf_counter() - started
-    profiler.stop()
-    for t in others:
-        t.join()
-    total = mine.done + sum(t.done for t in others)
-    Path(args.profile).write_text(profiler.output_html())
-    print(profiler.output_text(unicode=False, color=False, show_all=False, short_mode=False)[:6000])
-    print(f"profile written to {args.profile} (rate over the whole run, warm-up included)")
-    return total / elapsed
 
 
 def bench_settle(server: PostgresServer, book: PolicyBook, args: argparse.Namespace) -> bool:
@@ -358,12 +473,25 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=4000, help="persons to settle for (default %(default)s)")
     parser.add_argument("--institutions", type=int, default=30)
     parser.add_argument("--sqlite", type=Path, default=SQLITE_PATH, help="SQLite file (default %(default)s)")
-    parser.add_argument("--profile", metavar="HTML", help="profile the settle runs with pyinstrument")
+    parser.add_argument("--breakdown", type=int, default=300, metavar="N",
+                        help="time every statement of N single-thread settlements afterwards (0: skip)")
+    parser.add_argument("--profile", type=Path, metavar="HTML",
+                        help="profile the measured settle runs with pyinstrument, into HTML.<backend>.<workers>.html")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     args = parser.parse_args()
 
     book = load_book()
     server = PostgresServer(args.url)
+    try:
+        with server.admin.connect() as conn:
+            version = conn.exec_driver_sql("SHOW server_version").scalar_one()
+    except OperationalError as exc:
+        if args.what != "settle" or "postgresql" in args.backends:
+            raise SystemExit(f"--url: cannot reach PostgreSQL at {args.url}: {exc.orig}") from None
+        version = "not reachable"
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    print(f"machine: {os.cpu_count()} CPUs, load average {load}; Python {platform.python_version()}, "
+          f"PostgreSQL {version}, SQLite {sqlite3.sqlite_version}")
     ok = True
     try:
         if args.what in ("all", "credit"):
@@ -373,6 +501,7 @@ def main() -> None:
     finally:
         server.close()
     print("all targets met" if ok else "some target MISSED (see above)")
+    raise SystemExit(0 if ok else 1)
 
 
 if __name__ == "__main__":

