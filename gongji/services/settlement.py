@@ -195,6 +195,9 @@ _BALANCES = select(accounts.c.psn_no, accounts.c.balance).where(
     accounts.c.psn_no.in_(bindparam("payers", expanding=True)), accounts.c.closed_on.is_(None)) \
     .order_by(accounts.c.psn_no)
 _BALANCES_LOCKED = _BALANCES.with_for_update()
+_OWN_BALANCE = select(accounts.c.psn_no, accounts.c.balance).where(
+    accounts.c.psn_no == bindparam("psn_no"), accounts.c.closed_on.is_(None))
+_OWN_BALANCE_LOCKED = _OWN_BALANCE.with_for_update()
 _KEY_SEEN = select(settlements.c.id).where(settlements.c.idem_key == bindparam("key"))
 _INSERT_SETTLEMENT = insert(settlements)
 _INSERT_LINES = insert(settlement_lines)
@@ -289,7 +292,10 @@ def _payers(conn: Connection, psn_no: str, lock: bool) -> list[tuple[str, int]]:
     own, then those whose owners authorized the patient, earliest authorization first. Locked in psn_no order."""
     owners = conn.execute(_OWNERS, {"psn_no": psn_no}).scalars().all()
     order = [psn_no, *owners]
-    balances = dict(conn.execute(_BALANCES_LOCKED if lock else _BALANCES, {"payers": order}).all())
+    if owners:
+        balances = dict(conn.execute(_BALANCES_LOCKED if lock else _BALANCES, {"payers": order}).all())
+    else:  # the usual case; an expanding IN (...) would be rendered anew at every visit
+        balances = dict(conn.execute(_OWN_BALANCE_LOCKED if lock else _OWN_BALANCE, {"psn_no": psn_no}).all())
     return [(p, balances[p]) for p in order if p in balances]
 
 

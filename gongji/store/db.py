@@ -42,10 +42,13 @@ def open_engine(url: str | None = None, pool_size: int = 5) -> Engine:
         raise DatabaseError(f"--db / {ENV_URL}: {url!r} is not a database URL") from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    # pool_reset_on_return=None: every use of a connection ends in commit or rollback (`transaction`; closing a
+    # Connection rolls back what it began), so the pool need not roll back again when a connection comes back,
+    # a round trip that cost 10 % of a settlement.
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     try:
-        return create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+        return create_engine(parsed, pool_size=pool_size, max_overflow=pool_size, pool_reset_on_return=None)
     except (ArgumentError, ImportError) as exc:
         raise DatabaseError(f"--db / {ENV_URL}: cannot use {url!r}: {exc}") from None
 
@@ -53,7 +56,7 @@ def open_engine(url: str | None = None, pool_size: int = 5) -> Engine:
 def _sqlite_engine(url) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, pool_reset_on_return=None)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
