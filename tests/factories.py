@@ -6,7 +6,12 @@ import csv
 import io
 from datetime import date
 
+from sqlalchemy import select
+
+from gongji.money import yuan_to_fen
+from gongji.services.audit import audit
 from gongji.services.records import make_certno
+from gongji.store.tables import metadata
 
 PERSON_COLUMNS = ["psn_no", "psn_name", "certno", "gend", "brdy", "psn_type", "insuplc_admdvs", "emp_name",
                   "crt_cont_base", "pension", "psn_insu_stas", "psn_insu_date", "retire_date", "balc",
@@ -36,6 +41,7 @@ def persons_csv(rows: list[dict], bom: bool = False) -> bytes:
     return csv_bytes(PERSON_COLUMNS, rows, bom)
 
 
+RELATION_COLUMNS = ["psn_no", "relative_certno", "relative_name", "relation"]
 INSTITUTION_COLUMNS = ["fixmedins_code", "fixmedins_name", "hosp_lv", "admdvs", "designated", "otp_pool_flag"]
 
 
@@ -46,3 +52,18 @@ def institution(code: str, level: int | None = 1, region: str = "321000", **extr
 
 def institutions_csv(rows: list[dict]) -> bytes:
     return csv_bytes(INSTITUTION_COLUMNS, rows)
+
+
+def fen(yuan: str) -> int:
+    return yuan_to_fen(yuan)
+
+
+def snapshot(engine) -> dict[str, list[tuple]]:
+    """Every row of every table, to show that a refused input changed nothing."""
+    with engine.connect() as conn:
+        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=repr) for t in metadata.sorted_tables}
+
+
+def assert_clean(engine) -> None:
+    report = audit(engine)
+    assert report.clean, report.differences

@@ -4,23 +4,18 @@ import json
 from datetime import date
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from gongji.cli import app
-from gongji.store.tables import accounts, metadata
-from tests.factories import csv_bytes, institution, institutions_csv, person, persons_csv
+from gongji.store.tables import accounts
+from tests.factories import csv_bytes, institution, institutions_csv, person, persons_csv, snapshot
 
 runner = CliRunner()
 
 
 def run(db_url: str, *args: str, stdin: str | None = None):
     return runner.invoke(app, [*args, "--db", db_url], input=stdin)
-
-
-def snapshot(engine) -> dict:
-    with engine.connect() as conn:
-        return {t.name: sorted(map(tuple, conn.execute(select(t)).all()), key=repr) for t in metadata.sorted_tables}
 
 
 def refused(result, *words: str) -> None:

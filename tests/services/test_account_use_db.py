@@ -14,38 +14,31 @@ import pytest
 from sqlalchemy import select
 
 from gongji.errors import InputError
-from gongji.money import yuan_to_fen
 from gongji.services import family
 from gongji.services.account_use import change_status, credit_interest, pay_premium
-from gongji.services.audit import audit
 from gongji.services.crediting import deposit
 from gongji.services.imports import import_csv
 from gongji.services.settlement import parse_settle, settle
 from gongji.store.ledger import ACCOUNT, INHERITANCE, INTEREST, PREMIUM
-from gongji.store.tables import accounts, authorizations, ledger, metadata, persons
-from tests.factories import csv_bytes, institution, institutions_csv, person, persons_csv
+from gongji.store.tables import accounts, authorizations, ledger, persons
+from tests.factories import (
+    RELATION_COLUMNS,
+    assert_clean,
+    csv_bytes,
+    fen,
+    institution,
+    institutions_csv,
+    person,
+    persons_csv,
+    snapshot,
+)
 
 REGION = "321000"
 H1 = "H32100000001"
-RELATION_COLUMNS = ["psn_no", "relative_certno", "relative_name", "relation"]
 SPOUSE = person("X", date(1972, 8, 8), gend="2", serial=7)["certno"]
 """A1's spouse (resident insurance, not insured here)."""
 STRANGER = person("X", date(1973, 9, 9), gend="2", serial=8)["certno"]
 """a valid ID number that is nobody's relative."""
-
-
-def fen(yuan: str) -> int:
-    return yuan_to_fen(yuan)
-
-
-def snapshot(engine) -> dict[str, list[tuple]]:
-    with engine.connect() as conn:
-        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=repr) for t in metadata.sorted_tables}
-
-
-def assert_clean(engine) -> None:
-    report = audit(engine)
-    assert report.clean, report.differences
 
 
 def setup(engine, book, rows: list[dict], relations: list[tuple[str, str, str]] = ()) -> None:

@@ -21,9 +21,8 @@ from sqlalchemy import func, select
 
 from gongji.engine.credit import EMPLOYER, INDIVIDUAL, POOL, CreditedMember, monthly_credit
 from gongji.errors import InputError
-from gongji.money import format_yuan, yuan_to_fen
+from gongji.money import format_yuan
 from gongji.policy.loader import PolicyBook
-from gongji.services.audit import audit
 from gongji.services.crediting import LEDGER_KIND, credit_month, deposit
 from gongji.services.imports import import_csv
 from gongji.services.records import member_type_on
@@ -32,24 +31,10 @@ from gongji.store.ledger import ACCOUNT, CONTRIBUTION, CREDIT_POOL, pool_balance
 from gongji.store.ledger import POOL as POOL_FUND
 from gongji.store.tables import accounts, batch_runs, ledger, metadata
 from tests.conftest import TEST_POLICIES
-from tests.factories import person, persons_csv
+from tests.factories import assert_clean, fen, person, persons_csv, snapshot
 
 YZ, YN = "321000", "530000"
 SOURCE_OF = {kind: source for source, kind in LEDGER_KIND.items()}
-
-
-def fen(yuan: str) -> int:
-    return yuan_to_fen(yuan)
-
-
-def snapshot(engine) -> dict[str, list[tuple]]:
-    with engine.connect() as conn:
-        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=repr) for t in metadata.sorted_tables}
-
-
-def assert_clean(engine) -> None:
-    report = audit(engine)
-    assert report.clean, report.differences
 
 
 def setup(engine, book, rows: list[dict], region: str = YZ, pool: str = "") -> None:

@@ -14,13 +14,21 @@ from sqlalchemy import select
 
 from gongji.errors import InputError
 from gongji.money import yuan_to_fen
-from gongji.services.audit import audit
 from gongji.services.imports import import_csv
 from gongji.store.ledger import ACCOUNT, OPENING
-from gongji.store.tables import accounts, ledger, metadata, persons
-from tests.factories import PERSON_COLUMNS, csv_bytes, institution, institutions_csv, person, persons_csv
+from gongji.store.tables import accounts, ledger, persons
+from tests.factories import (
+    PERSON_COLUMNS,
+    RELATION_COLUMNS,
+    assert_clean,
+    csv_bytes,
+    institution,
+    institutions_csv,
+    person,
+    persons_csv,
+    snapshot,
+)
 
-RELATION_COLUMNS = ["psn_no", "relative_certno", "relative_name", "relation"]
 CATALOGUE_COLUMNS = ["med_list_codg", "med_list_name", "list_type", "chrgitm_lv", "selfpay_prop", "pay_std",
                      "lmt_gend", "lmt_age_min", "lmt_age_max"]
 P1 = person("P1", date(1970, 5, 20), balc="1000.00")
@@ -29,17 +37,6 @@ P2 = person("P2", date(1980, 1, 15), serial=2)
 """a good new row, line 2 of every refused persons file."""
 SPOUSE = person("X", date(1972, 8, 8), gend="2", serial=7)["certno"]
 """P1's spouse's ID number (not insured here)."""
-
-
-def snapshot(engine) -> dict[str, list[tuple]]:
-    """Every row of every table."""
-    with engine.connect() as conn:
-        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=repr) for t in metadata.sorted_tables}
-
-
-def assert_clean(engine) -> None:
-    report = audit(engine)
-    assert report.clean, report.differences
 
 
 def stored(engine, table, **where) -> dict:

@@ -24,16 +24,23 @@ from sqlalchemy import func
 from sqlalchemy import select as sql_select
 
 from gongji.errors import InputError
-from gongji.money import yuan_to_fen
 from gongji.services import family, stays
-from gongji.services.audit import audit
 from gongji.services.crediting import deposit
 from gongji.services.imports import import_csv
 from gongji.services.settlement import Settlement, parse_settle, reverse, setlinfo, settle
 from gongji.store.db import open_engine
 from gongji.store.ledger import ACCOUNT, MULAID_PAY, POOL, pool_balance
 from gongji.store.tables import accounts, accumulators, ledger, settlements
-from tests.factories import csv_bytes, institution, institutions_csv, person, persons_csv
+from tests.factories import (
+    RELATION_COLUMNS,
+    assert_clean,
+    csv_bytes,
+    fen,
+    institution,
+    institutions_csv,
+    person,
+    persons_csv,
+)
 
 REGION = "321000"
 DAY = date(2024, 3, 1)
@@ -42,11 +49,6 @@ H1, H2, H3 = "H32100000001", "H32100000002", "H32100000003"
 P_POOLED, P_NOT_POOLED = "P32100000011", "P32100000012"
 """a pharmacy admitted to outpatient pooling (otp_pool_flag 1) and one that is not (otp_pool_flag 0)."""
 POOL_START = "100000.00"
-RELATION_COLUMNS = ["psn_no", "relative_certno", "relative_name", "relation"]
-
-
-def fen(yuan: str) -> int:
-    return yuan_to_fen(yuan)
 
 
 def setup(engine, book, people: list[dict], relations: list[tuple[str, str, str]] = ()) -> None:
@@ -91,11 +93,6 @@ def accumulated(engine, psn_no: str, year: int = 2024) -> tuple[int, int, int, i
 def count(engine, table) -> int:
     with engine.connect() as conn:
         return conn.execute(sql_select(func.count()).select_from(table)).scalar_one()
-
-
-def assert_clean(engine) -> None:
-    report = audit(engine)
-    assert report.clean, report.differences
 
 
 def assert_parts_add_up(s: Settlement) -> None:
