@@ -218,12 +218,14 @@ def settle_command(
 def reverse_command(
     setl_id: str,
     institution: Annotated[str, typer.Option("--institution", help="The fixmedins_code that settled it.")],
+    key: Annotated[str | None, typer.Option("--key", help="Idempotency key: the same key again returns the "
+                                            "stored reversal.")] = None,
     as_json: AsJson = False, db: Db = None, policy_dir: PolicyDir = None,
 ) -> None:
     """Reverse one settlement (撤销), once, for the institution that made it."""
     engine = engine_or_fail(db)
     try:
-        done = settlement.reverse(engine, book_or_fail(policy_dir), setl_id, institution)
+        done = settlement.reverse(engine, book_or_fail(policy_dir), setl_id, institution, key)
     except InputError as exc:
         fail(str(exc))
     _print_settlement(done, as_json, f"reversal of {setl_id}")

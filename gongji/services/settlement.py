@@ -412,44 +412,65 @@ AMOUNTS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_
            "acct_mulaid_pay", "psn_cash_pay")
 
 
-def reverse(engine: Engine, book: PolicyBook, setl_id: str, fixmedins_code: str) -> Settlement:
+def reverse(engine: Engine, book: PolicyBook, setl_id: str, fixmedins_code: str, key: str | None = None) -> Settlement:
     """Undo settlement `setl_id` for the institution that made it: money back where it came from, the year's
-    accumulators replayed without it. Returns the reversal (negated amounts, the restored balance)."""
-    with transaction(engine) as conn:
-        original = conn.execute(select(settlements).where(settlements.c.setl_id == setl_id)).mappings().first()
-        if original is None:
-            raise InputError(f"setl_id: {setl_id!r} is not a settlement")
-        if original["fixmedins_code"] != fixmedins_code:
-            raise InputError(f"setl_id: {setl_id} was settled by another institution, not {fixmedins_code}")
-        if original["reverses"] is not None:
-            raise InputError(f"setl_id: {setl_id} is itself a reversal (of {original['reverses']})")
-        psn_no, year = original["psn_no"], original["setl_date"].year
-        _accumulators(conn, psn_no, year, lock=True)
-        locked = conn.execute(select(settlements.c.reversed_by).where(settlements.c.setl_id == setl_id)
-                              .with_for_update()).scalar_one()
-        if locked is not None:
-            raise InputError(f"setl_id: {setl_id} was already reversed (by {locked})")
-        reversal_id = _new_id("R")
-        moves = conn.execute(select(ledger.c.fund, ledger.c.holder, ledger.c.kind, func.sum(ledger.c.amount))
-                             .where(ledger.c.setl_id == setl_id)
-                             .group_by(ledger.c.fund, ledger.c.holder, ledger.c.kind)
-                             .order_by(ledger.c.fund, ledger.c.holder)).all()
-        on = original["setl_date"]
-        for fund, holder, kind, amount in moves:
-            refs = {"psn_no": psn_no, "setl_id": reversal_id, "memo": f"reversal of {setl_id}"}
-            if fund == ACCOUNT:
-                account_move(conn, holder, -amount, kind + REVERSAL_SUFFIX, on, **refs)
-            else:
-                pool_in(conn, holder, -amount, kind + REVERSAL_SUFFIX, on, **refs)
-        balance = conn.execute(select(accounts.c.balance).where(accounts.c.psn_no == psn_no)).scalar_one_or_none()
-        row = dict(original) | {a: -original[a] for a in AMOUNTS} | {
-            "setl_id": reversal_id, "mdtrt_id": original["mdtrt_id"], "idem_key": None, "setl_time": now(),
-            "reverses": setl_id, "reversed_by": None, "balc": balance or 0}
-        row.pop("id")
-        conn.execute(insert(settlements).values(**row))
-        conn.execute(update(settlements).where(settlements.c.setl_id == setl_id).values(reversed_by=reversal_id))
-        _replay_year(conn, book, psn_no, year)
+    accumulators replayed without it. Returns the reversal (negated amounts, the restored balance). With a `key`
+    seen before for this reversal, returns the stored reversal and moves nothing."""
+    try:
+        with transaction(engine) as conn:
+            if key is not None and conn.execute(_KEY_SEEN, {"key": key}).first():
+                return _replayed_reversal(conn, key, setl_id)
+            row = _reverse(conn, book, setl_id, fixmedins_code, key)
+    except IntegrityError:
+        if key is None:
+            raise
+        with engine.connect() as conn:
+            return _replayed_reversal(conn, key, setl_id)
     return Settlement(row, [])
+
+
+def _replayed_reversal(conn: Connection, key: str, setl_id: str) -> Settlement:
+    found = _stored(conn, settlements.c.idem_key == key)
+    if found.row["reverses"] != setl_id:
+        raise InputError(f"key: {key!r} was already used for another request (setl_id {found.row['setl_id']})")
+    return found._replace(replayed=True)
+
+
+def _reverse(conn: Connection, book: PolicyBook, setl_id: str, fixmedins_code: str, key: str | None) -> dict:
+    original = conn.execute(select(settlements).where(settlements.c.setl_id == setl_id)).mappings().first()
+    if original is None:
+        raise InputError(f"setl_id: {setl_id!r} is not a settlement")
+    if original["fixmedins_code"] != fixmedins_code:
+        raise InputError(f"setl_id: {setl_id} was settled by another institution, not {fixmedins_code}")
+    if original["reverses"] is not None:
+        raise InputError(f"setl_id: {setl_id} is itself a reversal (of {original['reverses']})")
+    psn_no, year = original["psn_no"], original["setl_date"].year
+    _accumulators(conn, psn_no, year, lock=True)
+    locked = conn.execute(select(settlements.c.reversed_by).where(settlements.c.setl_id == setl_id)
+                          .with_for_update()).scalar_one()
+    if locked is not None:
+        raise InputError(f"setl_id: {setl_id} was already reversed (by {locked})")
+    reversal_id = _new_id("R")
+    moves = conn.execute(select(ledger.c.fund, ledger.c.holder, ledger.c.kind, func.sum(ledger.c.amount))
+                         .where(ledger.c.setl_id == setl_id)
+                         .group_by(ledger.c.fund, ledger.c.holder, ledger.c.kind)
+                         .order_by(ledger.c.fund, ledger.c.holder)).all()
+    on = original["setl_date"]
+    for fund, holder, kind, amount in moves:
+        refs = {"psn_no": psn_no, "setl_id": reversal_id, "memo": f"reversal of {setl_id}"}
+        if fund == ACCOUNT:
+            account_move(conn, holder, -int(amount), kind + REVERSAL_SUFFIX, on, **refs)
+        else:
+            pool_in(conn, holder, -int(amount), kind + REVERSAL_SUFFIX, on, **refs)
+    balance = conn.execute(select(accounts.c.balance).where(accounts.c.psn_no == psn_no)).scalar_one_or_none()
+    row = dict(original) | {a: -original[a] for a in AMOUNTS} | {
+        "setl_id": reversal_id, "mdtrt_id": original["mdtrt_id"], "idem_key": key, "setl_time": now(),
+        "reverses": setl_id, "reversed_by": None, "balc": balance or 0}
+    row.pop("id")
+    conn.execute(insert(settlements).values(**row))
+    conn.execute(update(settlements).where(settlements.c.setl_id == setl_id).values(reversed_by=reversal_id))
+    _replay_year(conn, book, psn_no, year)
+    return row
 
 
 def _replay_year(conn: Connection, book: PolicyBook, psn_no: str, year: int) -> None:

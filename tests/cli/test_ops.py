@@ -64,11 +64,15 @@ def test_settle_prints_setlinfo_and_reverse_undoes_it(registry, db_url, engine):
     assert (info["acct_pay"], info["acct_mulaid_pay"], info["psn_cash_pay"], info["balc"]) == \
         ("560.00", "0.00", "0.00", "440.00")
     assert info["pool_prop_selfpay"] == "0.8000" and info["clr_type"] == "11"
-    reversed_ = run(db_url, "reverse", info["setl_id"], "--institution", "H32100000001", "--json")
+    reversed_ = run(db_url, "reverse", info["setl_id"], "--institution", "H32100000001", "--key", "R1", "--json")
     assert reversed_.exit_code == 0, reversed_.output
     back = json.loads(reversed_.stdout)["setlinfo"]
     assert (back["hifp_pay"], back["acct_pay"], back["balc"]) == ("-240.00", "-560.00", "1000.00")
     before = snapshot(engine)
+    again = run(db_url, "reverse", info["setl_id"], "--institution", "H32100000001", "--key", "R1", "--json")
+    assert json.loads(again.stdout)["replayed"] is True
+    assert json.loads(again.stdout)["setlinfo"]["setl_id"] == back["setl_id"]
+    assert snapshot(engine) == before
     refused(run(db_url, "reverse", info["setl_id"], "--institution", "H32100000001"), "already reversed")
     refused(run(db_url, "reverse", "NOPE", "--institution", "H32100000001"), "setl_id", "NOPE")
     assert snapshot(engine) == before
