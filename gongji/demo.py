@@ -2,8 +2,8 @@
 
 Families, institutions and a catalogue are written as the CSV files a bureau would import and imported
 through the same service; 2024 is credited month by month; a year of outpatient visits is settled through
-the settlement service in date order (some paid from a relative's account, a few reversed); then the
-year's figures and the audit.
+the settlement service in date order (some paid from a relative's account, a few reversed); the year's
+account interest is credited; then the year's figures and the audit.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from gongji import demo
 from gongji.cli.common import app, book_or_fail, console, fail
 from gongji.cli.ops import Db, _progress, engine_or_fail
 from gongji.money import format_yuan
-from gongji.services import crediting, imports
+from gongji.services import account_use, crediting, imports
 from gongji.services.audit import audit
 from gongji.store.db import database_url
 from gongji.store.migrate import upgrade
@@ -62,6 +62,9 @@ def demo_command(
         year = demo.run_year(engine, book, pop, seed, advance=lambda n: progress.advance(task, n))
     out.print(f"{year.settled} visits settled, {year.family_paid} paid partly from a relative's account, "
               f"{year.reversed} reversed")
+    interest = account_use.credit_interest(engine, book, demo.YEAR, demo.REGION)
+    out.print(f"interest {demo.YEAR}: {format_yuan(interest.amount)} yuan to {interest.accounts} accounts "
+              f"on their balances of {interest.on}")
     table = Table(title=f"outpatient pooling {demo.YEAR}, {demo.REGION} (settlements that stand)")
     for header in ("level", "member", "settlements", "covered", "pool paid", "share", "family aid"):
         table.add_column(header, justify="left" if header in ("level", "member") else "right")
@@ -76,7 +79,7 @@ def demo_command(
     funds.add_column("yuan", justify="right")
     for name in ("deposits_in", "contributions_in", "credits_from_pool", "outpatient_fund_paid",
                  "inpatient_benefit_paid", "pool_balance", "opening_balances", "credits_individual",
-                 "account_paid_own", "account_paid_family", "account_balances"):
+                 "account_paid_own", "account_paid_family", "interest_credited", "account_balances"):
         funds.add_row(name, format_yuan(totals.get(name, 0)))
     out.print(funds)
     verdict = "clean, every balance equals its ledger" if report.clean else f"{len(report.differences)} differences"
