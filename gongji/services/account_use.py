@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, Engine, and_, cast, func, insert, literal, se
 from gongji.errors import InputError
 from gongji.money import BP_ONE, format_yuan
 from gongji.policy.loader import PolicyBook, PolicyNotFound
-from gongji.services.family import _person
+from gongji.services.family import registered_person
 from gongji.services.records import NORMAL, PAUSED, TERMINATED, check_certno
 from gongji.store.db import transaction
 from gongji.store.ledger import ACCOUNT, INHERITANCE, INTEREST, PREMIUM, account_move, now
@@ -47,7 +47,7 @@ def pay_premium(engine: Engine, psn_no: str, kind: str, amount: int, on: date, r
         raise InputError(f"amount: must be more than 0 (value: {format_yuan(amount)})")
     who, what = ALLOWED[kind]
     with transaction(engine) as conn:
-        _person(conn, psn_no, "psn_no")
+        registered_person(conn, psn_no, "psn_no")
         if relative_certno is not None:
             try:
                 relative_certno = check_certno(relative_certno)
@@ -80,7 +80,7 @@ def change_status(engine: Engine, psn_no: str, status: str, on: date, reason: st
     if reason == DEATH and not heir.strip():
         raise InputError("heir: on death the balance goes to a named heir; give --heir")
     with transaction(engine) as conn:
-        person = _person(conn, psn_no, "psn_no")
+        person = registered_person(conn, psn_no, "psn_no")
         closed = conn.execute(select(accounts.c.closed_on).where(accounts.c.psn_no == psn_no)).scalar()
         if closed is not None:
             raise InputError(f"psn_no: the account of {psn_no} was closed on {closed} (death)")

@@ -14,7 +14,8 @@ from gongji.store.ledger import now
 from gongji.store.tables import accounts, authorizations, persons, relations
 
 
-def _person(conn: Connection, psn_no: str, field: str) -> Mapping:
+def registered_person(conn: Connection, psn_no: str, field: str) -> Mapping:
+    """The person `psn_no`, or an InputError naming `field`."""
     found = conn.execute(select(persons).where(persons.c.psn_no == psn_no)).mappings().first()
     if found is None:
         raise InputError(f"{field}: {psn_no!r} is not a registered person")
@@ -35,8 +36,8 @@ def relation_between(conn: Connection, owner: Mapping, relative: Mapping) -> str
 def authorize(engine: Engine, owner_psn_no: str, user_psn_no: str, at: datetime | None = None) -> dict:
     """Let `user_psn_no` use `owner_psn_no`'s account; only a spouse, parent or child may be authorized."""
     with transaction(engine) as conn:
-        owner = _person(conn, owner_psn_no, "owner")
-        user = _person(conn, user_psn_no, "relative")
+        owner = registered_person(conn, owner_psn_no, "owner")
+        user = registered_person(conn, user_psn_no, "relative")
         if owner_psn_no == user_psn_no:
             raise InputError(f"relative: {user_psn_no} is the owner; an account always pays for its owner")
         relation = relation_between(conn, owner, user)
@@ -59,8 +60,8 @@ def authorize(engine: Engine, owner_psn_no: str, user_psn_no: str, at: datetime 
 
 def revoke(engine: Engine, owner_psn_no: str, user_psn_no: str, at: datetime | None = None) -> None:
     with transaction(engine) as conn:
-        _person(conn, owner_psn_no, "owner")
-        _person(conn, user_psn_no, "relative")
+        registered_person(conn, owner_psn_no, "owner")
+        registered_person(conn, user_psn_no, "relative")
         done = conn.execute(update(authorizations).where(
             authorizations.c.owner_psn_no == owner_psn_no, authorizations.c.user_psn_no == user_psn_no,
             authorizations.c.revoked_at.is_(None)).values(revoked_at=at or now()))
