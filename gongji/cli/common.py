@@ -8,6 +8,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gongji.policy.loader import PolicyBook, PolicyError, load_book
 
@@ -37,10 +38,13 @@ def book_or_fail(policy_dir: Path | None) -> PolicyBook:
         fail(str(exc))
 
 
-
 def console() -> Console:
     """The terminal's width on a terminal; wide enough for the tables when piped."""
     console = Console()
     return console if console.is_terminal else Console(width=160)
 
 
+def progress_bar() -> Progress:
+    """The bar every long batch shows: what, how far, how long."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console(), transient=False)

@@ -12,8 +12,8 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from gongji import demo
-from gongji.cli.common import app, book_or_fail, console, fail
-from gongji.cli.ops import Db, _progress, engine_or_fail
+from gongji.cli.common import app, book_or_fail, console, fail, progress_bar
+from gongji.cli.ops import Db, engine_or_fail
 from gongji.money import format_yuan
 from gongji.services import account_use, crediting, imports
 from gongji.services.audit import audit
@@ -55,7 +55,7 @@ def demo_command(
     authorized = demo.authorize_families(engine, pop)
     out.print(f"{authorized} family mutual-aid authorizations")
     planned = len(demo.visits(pop, seed))
-    with _progress() as progress:
+    with progress_bar() as progress:
         months = progress.add_task(f"crediting {demo.YEAR}-01..12", total=12)
         demo.credit_year(engine, book, advance=lambda n: progress.advance(months, n))
         task = progress.add_task("settling visits", total=planned)

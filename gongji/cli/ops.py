@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from gongji.cli.common import PolicyDir, app, book_or_fail, console, fail
+from gongji.cli.common import PolicyDir, app, book_or_fail, console, fail, progress_bar
 from gongji.errors import InputError
 from gongji.money import MoneyError, format_ratio, format_yuan, yuan_to_fen
 from gongji.services import account_use, crediting, family, imports, settlement, stays
@@ -122,7 +121,7 @@ def credit_command(
     table = Table(title=f"account credits {month}")
     for header in ("region", "members", "individual", "employer", "from pool", "contributions to pool", "policy"):
         table.add_column(header, justify="right" if header not in ("region", "policy") else "left")
-    with _progress() as progress:
+    with progress_bar() as progress:
         for admdvs in regions:
             task = progress.add_task(f"{admdvs} {month}", total=crediting.count_members(engine, admdvs, first))
             try:
@@ -143,11 +142,6 @@ def credit_command(
                           (crediting.INDIVIDUAL, crediting.EMPLOYER, crediting.POOL)),
                           format_yuan(result.contributions_to_pool), result.policy)
     console().print(table)
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console(), transient=False)
 
 
 @app.command("interest")
