@@ -177,3 +177,37 @@ def test_commands_refuse_an_uninitialised_database(tmp_path):
 def test_init_on_postgres_url_without_server_fails_cleanly():
     refused(run("postgresql://postgres@127.0.0.1:1/none", "audit"), "cannot open")
 
+
+
+def test_stays_status_interest_and_deposits_from_the_command_line(registry, db_url, engine):
+    refused(run(db_url, "stay", "admit", "NOBODY", "--institution", "H32100000001", "--date", "2024-05-01"),
+            "NOBODY")
+    refused(run(db_url, "stay", "admit", "P1", "--institution", "H32100000001", "--date", "2024-13-01"), "--date")
+    assert run(db_url, "stay", "admit", "P1", "--institution", "H32100000001", "--date", "2024-05-01").exit_code == 0
+    refused(run(db_url, "stay", "admit", "P1", "--institution", "H32100000001", "--date", "2024-05-02"),
+            "already has an open stay")
+    during = json.loads(run(db_url, "settle", visit_file(registry["dir"], date="2024-05-03"), "--pre",
+                            "--json").stdout)["setlinfo"]
+    assert during["hifp_pay"] == "0.00" and "在院" in during["setl_proc_info"]
+    refused(run(db_url, "stay", "discharge", "P1", "--date", "2024-04-30"), "before the admission")
+    assert run(db_url, "stay", "discharge", "P1", "--date", "2024-05-10").exit_code == 0
+
+    refused(run(db_url, "pool", "deposit", "321000", "0"), "amount")
+    refused(run(db_url, "pool", "deposit", "32100", "5.00"), "admdvs", "32100")
+    refused(run(db_url, "import", "people", str(registry["dir"] / "persons.csv")), "kind", "people")
+
+    # 0.35 % of the father's 1000.00 at the end of 2024-12-31 = 3.50; the son's empty account earns nothing
+    result = run(db_url, "interest", "--year", "2024", "--region", "321000")
+    assert result.exit_code == 0, result.output
+    assert "1 accounts credited 3.50 yuan" in result.stdout
+    assert "already credited" in run(db_url, "interest", "--year", "2024", "--region", "321000").stdout
+
+    refused(run(db_url, "person", "status", "P1", "--status", "4", "--reason", "death"), "heir")
+    refused(run(db_url, "person", "status", "P1", "--status", "3"), "status", "'3'")
+    died = run(db_url, "person", "status", "P1", "--status", "4", "--reason", "death", "--heir", "王芳",
+               "--date", "2025-02-01")
+    assert died.exit_code == 0, died.output
+    assert "1003.50 yuan paid to 王芳" in died.stdout  # 1000.00 + 3.50 interest
+    view = json.loads(run(db_url, "account", "P1", "--json").stdout)
+    assert (view["balc"], view["closed_on"]) == ("0.00", "2025-02-01")
+    assert run(db_url, "audit").exit_code == 0
