@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
 import os
 import platform
 import random
@@ -389,6 +390,36 @@ def measure(engine: Engine, book: PolicyBook, people: list[str], hospitals: list
     return Measured(done / elapsed, windows, cpu_ms, machine)
 
 
+def _process_worker(url: str, people: list[str], hospitals: list[str], seed: int, warmup: float, seconds: float,
+                    counts: multiprocessing.Queue) -> None:
+    """One worker process: its own Engine, settling for its own persons; puts how many it settled in `seconds`."""
+    engine, book, stop = open_engine(url), load_book(), threading.Event()
+    worker = Worker(engine, book, people, hospitals, seed, stop)
+    worker.start()
+    time.sleep(warmup)
+    first = worker.done
+    time.sleep(seconds)
+    counts.put(worker.done - first)
+    stop.set()
+    worker.join()
+    engine.dispose()
+
+
+def measure_processes(url: str, people: list[str], hospitals: list[str], processes: int, warmup: float,
+                      seconds: float) -> float:
+    """Settlements/s of `processes` worker processes (no GIL between them), for disjoint persons."""
+    counts = multiprocessing.get_context("spawn").Queue()
+    started = [multiprocessing.get_context("spawn").Process(
+        target=_process_worker, args=(url, people[w::processes], hospitals, 7000 + w, warmup, seconds, counts))
+        for w in range(processes)]
+    for p in started:
+        p.start()
+    total = sum(counts.get() for _ in started)
+    for p in started:
+        p.join()
+    return total / seconds
+
+
 def breakdown(engine: Engine, book: PolicyBook, people: list[str], hospitals: list[str], count: int) -> None:
     """`count` settlements in one thread with every statement timed: where a settlement's time goes."""
     worker = Worker(engine, book, people, hospitals, seed=99, stop=threading.Event(), limit=count)
@@ -421,6 +452,9 @@ def bench_settle_on(backend: str, url: str, book: PolicyBook, args: argparse.Nam
             spread = f", 1-s windows {min(m.windows):,.0f}..{max(m.windows):,.0f}" if m.windows else ""
             print(f"{backend}, {workers} worker{'s' if workers > 1 else ''}: {m.rate:,.0f} settlements/s{verdict}")
             print(f"  {m.cpu_ms:.2f} ms of this process's CPU per settlement{spread}; {m.machine}")
+        for processes in args.processes:
+            rate = measure_processes(url, people, hospitals, processes, args.warmup, args.seconds)
+            print(f"{backend}, {processes} worker processes (one thread each): {rate:,.0f} settlements/s")
         if args.breakdown:
             breakdown(engine, book, people, hospitals, args.breakdown)
         report = audit(engine)
@@ -468,6 +502,8 @@ def main() -> None:
     parser.add_argument("--backends", type=lambda s: s.split(","), default=["postgresql", "sqlite"])
     parser.add_argument("--workers", type=lambda s: [int(w) for w in s.split(",")], default=[1, 4],
                         help="worker thread counts, comma-separated (default 1,4)")
+    parser.add_argument("--processes", type=lambda s: [int(w) for w in s.split(",") if w], default=[],
+                        help="also measure this many worker processes, comma-separated (e.g. 2,4)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per configuration")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per configuration")
     parser.add_argument("--persons", type=int, default=4000, help="persons to settle for (default %(default)s)")
