@@ -489,14 +489,6 @@ def _replay_year(conn: Connection, book: PolicyBook, psn_no: str, year: int) -> 
                  .values(**acc._asdict()))
 
 
-def find(engine: Engine, setl_id: str) -> Settlement:
-    with engine.connect() as conn:
-        found = _stored(conn, settlements.c.setl_id == setl_id)
-    if found is None:
-        raise InputError(f"setl_id: {setl_id!r} is not a settlement")
-    return found
-
-
 MONEY_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
                 "act_pay_dedc", "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay",
                 "oth_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay",

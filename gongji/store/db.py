@@ -78,10 +78,6 @@ def _sqlite_engine(url) -> Engine:
     return engine
 
 
-def is_sqlite(conn: Connection | Engine) -> bool:
-    return conn.dialect.name == "sqlite"
-
-
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One unit of work: committed when the block ends, rolled back entirely when it raises."""
