@@ -189,3 +189,25 @@ def test_two_files_for_one_region_in_one_folder(tmp_path):
     (tmp_path / "b.yaml").write_text(GOOD, encoding="utf-8")
     with pytest.raises(PolicyError, match="b.yaml: admdvs: region 990200 is also in a.yaml"):
         PolicyBook.load(tmp_path)
+
+
+@pytest.mark.parametrize(("block", "expected"), [
+    ("contributions: {employer_percent: 7%, individual_percent: 1%, source: s}",
+     "versions[0]: crediting.in_service credits more than the contributions pay in"),
+    ('account_interest: {credited_on: "12/31", rate: 0.35%, source: s}',
+     "versions[0].account_interest.credited_on: must be MM-DD, e.g. 12-31 (value: '12/31')"),
+    ('account_interest: {credited_on: "02-30", rate: 0.35%, source: s}',
+     "versions[0].account_interest.credited_on: day is out of range for month (value: '02-30')"),
+])
+def test_contributions_and_interest_are_checked(tmp_path, block, expected):
+    with pytest.raises(PolicyError) as err:
+        _load(tmp_path, GOOD + f"    {block}\n")
+    assert expected in str(err.value)
+
+
+def test_interest_on_29_february_falls_on_the_28th_in_other_years(tmp_path):
+    version = _load(tmp_path, GOOD + '    account_interest: {credited_on: "02-29", rate: 0.35%, source: s}\n') \
+        .versions[0]
+    assert version.account_interest.date_in(2024) == date(2024, 2, 29)
+    assert version.account_interest.date_in(2025) == date(2025, 2, 28)
+    assert version.account_interest.rate == 35  # 0.35 % in basis points
