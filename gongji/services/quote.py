@@ -9,45 +9,22 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gongji.engine.bill import CLASS_B, PRICE_SCALE, BillSplit, LineItem, covered_only, split_bill
+from gongji.engine.bill import CLASS_B, BillSplit, LineItem, covered_only, split_bill
 from gongji.engine.dates import age_on
 from gongji.engine.outpatient import CLINIC, AccountSplit, Accumulators, Adjudication, adjudicate, split_member_share
 from gongji.engine.terms import OutpatientTerms, compile_terms
 from gongji.errors import describe
-from gongji.money import MoneyError, parse_ratio, to_decimal, yuan_to_fen
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.policy.values import Level, MemberType
-from gongji.services.records import ITEM_CLASSES
+from gongji.services.records import ITEM_CLASSES, Quantity, Ratio, UnitPrice, Yuan
 
 
 class QuoteError(ValueError):
     """Input a quote cannot use; the message is one line naming the field and the value."""
-
-
-def _scaled(value: object, what: str) -> int:
-    number = to_decimal(value, what) * PRICE_SCALE
-    if number != number.to_integral_value():
-        raise MoneyError(f"{value!r} has more than four decimals ({what})")
-    return int(number)
-
-
-def _non_negative(convert):
-    def check(value: object) -> int:
-        result = convert(value)
-        if result < 0:
-            raise ValueError("must not be negative")
-        return result
-    return check
-
-
-Yuan = Annotated[int, BeforeValidator(_non_negative(yuan_to_fen))]
-UnitPrice = Annotated[int, BeforeValidator(_non_negative(lambda v: _scaled(v, "unit price in yuan")))]
-Quantity = Annotated[int, BeforeValidator(_non_negative(lambda v: _scaled(v, "quantity")))]
-Share = Annotated[int, BeforeValidator(parse_ratio), Field(ge=0, le=10_000)]
 
 
 class _Input(BaseModel):
@@ -65,7 +42,7 @@ class QuoteLine(_Input):
     price: UnitPrice
     quantity: Quantity
     standard: UnitPrice | None = None
-    share: Share | None = None
+    share: Ratio | None = None
 
     @model_validator(mode="after")
     def _class_known(self) -> QuoteLine:

@@ -34,20 +34,20 @@ LIST_TYPES = {"drug": "drug", "药品": "drug", "service": "service", "诊疗项
               "material": "material", "医用耗材": "material"}
 
 
-def _fen(value: object) -> int:
-    fen = yuan_to_fen(value)
-    if fen < 0:
-        raise ValueError("must not be negative")
-    return fen
-
-
-def _unit_price(value: object) -> int:
-    number = to_decimal(value, "unit price in yuan") * PRICE_SCALE
+def _scaled(value: object, what: str) -> int:
+    number = to_decimal(value, what) * PRICE_SCALE
     if number != number.to_integral_value():
-        raise MoneyError(f"{value!r} has more than four decimals (unit price in yuan)")
-    if number < 0:
-        raise ValueError("must not be negative")
+        raise MoneyError(f"{value!r} has more than four decimals ({what})")
     return int(number)
+
+
+def _non_negative(convert):
+    def check(value: object) -> int:
+        result = convert(value)
+        if result < 0:
+            raise ValueError("must not be negative")
+        return result
+    return check
 
 
 def _flag(value: object) -> bool:
@@ -59,8 +59,12 @@ def _flag(value: object) -> bool:
     raise ValueError("must be 1 or 0")
 
 
-Yuan = Annotated[int, BeforeValidator(_fen)]
-UnitPrice = Annotated[int, BeforeValidator(_unit_price)]
+Yuan = Annotated[int, BeforeValidator(_non_negative(yuan_to_fen))]
+"""An amount in yuan ('123.45'), held as fen."""
+UnitPrice = Annotated[int, BeforeValidator(_non_negative(lambda v: _scaled(v, "unit price in yuan")))]
+"""A unit price in yuan with up to four decimals, held in 1/10000 yuan."""
+Quantity = Annotated[int, BeforeValidator(_non_negative(lambda v: _scaled(v, "quantity")))]
+"""A quantity with up to four decimals, held in 1/10000."""
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Ratio = Annotated[int, BeforeValidator(parse_ratio), Field(ge=0, le=10_000)]
 Admdvs = Annotated[str, Field(pattern=r"^\d{6}$")]

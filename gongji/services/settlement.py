@@ -28,7 +28,7 @@ from gongji.engine.terms import OutpatientTerms, compile_terms
 from gongji.errors import InputError, describe
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.policy.schema import Version
-from gongji.services.records import HOSPITAL, ITEM_CLASSES, NORMAL, UnitPrice, Yuan, member_type_on
+from gongji.services.records import HOSPITAL, ITEM_CLASSES, NORMAL, Quantity, UnitPrice, Yuan, member_type_on
 from gongji.services.records import PHARMACY as PHARMACY_TYPE
 from gongji.store.db import transaction
 from gongji.store.ledger import (
@@ -79,7 +79,7 @@ class FeeLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     med_list_codg: str = Field(min_length=1, max_length=50)
     pric: UnitPrice
-    cnt: UnitPrice
+    cnt: Quantity
 
 
 class SettleRequest(BaseModel):
