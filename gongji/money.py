@@ -29,7 +29,7 @@ def div_half_up(numerator: int, denominator: int) -> int:
 
 
 def half_up_bp(weighted):
-    """A non-negative amount x basis points back to fen, half-up; an int, or a Polars expression alike."""
+    """A non-negative amount x basis points back to fen, half-up; an int, a Polars or a SQL expression alike."""
     return (2 * weighted + BP_ONE) // (2 * BP_ONE)
 
 

@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy import BigInteger, Engine, and_, cast, func, insert, literal, select, update
 
 from gongji.errors import InputError
-from gongji.money import BP_ONE, format_yuan
+from gongji.money import format_yuan, half_up_bp
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.services.family import registered_person
 from gongji.services.records import NORMAL, PAUSED, TERMINATED, check_certno
@@ -135,7 +135,7 @@ def credit_interest(engine: Engine, book: PolicyBook, year: int, admdvs: str, to
         # sum(bigint) is numeric on PostgreSQL, where // would then divide exactly: back to bigint first.
         balance_then = select(ledger.c.holder, cast(func.sum(ledger.c.amount), BigInteger).label("balance")) \
             .where(ledger.c.fund == ACCOUNT, ledger.c.occurred_on <= on).group_by(ledger.c.holder).subquery()
-        interest = (balance_then.c.balance * rate + BP_ONE // 2) // BP_ONE
+        interest = half_up_bp(balance_then.c.balance * rate)
         open_here = and_(persons.c.insuplc_admdvs == admdvs, accounts.c.psn_no == persons.c.psn_no,
                          accounts.c.closed_on.is_(None), balance_then.c.holder == persons.c.psn_no,
                          interest > 0)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gongji.engine.credit import EMPLOYER, INDIVIDUAL, MONTHS_PER_YEAR, POOL
 from gongji.errors import InputError
-from gongji.money import BP_ONE
+from gongji.money import BP_ONE, div_half_up, half_up_bp
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.policy.schema import (
     AveragePensionPercent,
@@ -71,8 +71,8 @@ def parse_month(text: str) -> date:
 
 
 def _half_up_percent(amount, bp: int):
-    """amount x bp / 10000, half-up, in SQL integer arithmetic (amount is non-negative)."""
-    return (amount * bp + BP_ONE // 2) // BP_ONE
+    """amount x bp / 10000, half-up, as a SQL expression (amount is a non-negative integer column)."""
+    return half_up_bp(amount * bp)
 
 
 def _retired(month: date):
@@ -90,7 +90,7 @@ def _credit_parts(version: Version, month: date) -> dict[str, object]:
         retiree = case(*((persons.c.brdy <= month.replace(year=month.year - age), literal(amount))
                          for age, amount in bands if age > 0), else_=literal(rule.amounts[0]))
     elif isinstance(rule, AveragePensionPercent):
-        retiree = literal(_half_up_int(version.reference_values[rule.of].amount, rule.percent))
+        retiree = literal(div_half_up(version.reference_values[rule.of].amount * rule.percent, BP_ONE))
     elif isinstance(rule, PreviousYearMonthly):
         retiree = (2 * persons.c.prev_year_credits + MONTHS_PER_YEAR) // (2 * MONTHS_PER_YEAR)
     elif isinstance(rule, OwnPensionPercent):
@@ -103,10 +103,6 @@ def _credit_parts(version: Version, month: date) -> dict[str, object]:
     if isinstance(version.crediting.in_service, BaseAndEmployerPercent):
         parts[EMPLOYER] = case((retired, 0), else_=_half_up_percent(persons.c.crt_cont_base, employer))
     return parts
-
-
-def _half_up_int(amount: int, bp: int) -> int:
-    return (amount * bp + BP_ONE // 2) // BP_ONE
 
 
 def _to_pool(version: Version, month: date):
