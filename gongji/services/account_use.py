@@ -11,16 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import BigInteger, Engine, and_, cast, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Connection, Engine, and_, cast, func, literal, select, update
 
 from gongji.errors import InputError
 from gongji.money import format_yuan, half_up_bp
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.services.family import registered_person
 from gongji.services.records import NORMAL, PAUSED, TERMINATED, check_certno
+from gongji.store import runs
 from gongji.store.db import transaction
-from gongji.store.ledger import ACCOUNT, INHERITANCE, INTEREST, PREMIUM, account_move, now
-from gongji.store.tables import accounts, authorizations, batch_runs, ledger, persons, relations
+from gongji.store.ledger import ACCOUNT, INHERITANCE, INTEREST, PREMIUM, account_move, now, post_from_select
+from gongji.store.tables import accounts, authorizations, ledger, persons, relations
 
 ALLOWED = {
     "resident": ("relative", "城乡居民医保个人缴费 of a spouse, parent or child"),
@@ -125,13 +126,8 @@ def credit_interest(engine: Engine, book: PolicyBook, year: int, admdvs: str, to
     rate = version.account_interest.rate
     if today is not None and on > today:
         raise InputError(f"--year {year}: interest is due on {on}, which has not come yet")
-    with transaction(engine) as conn:
-        done = select(batch_runs.c.id).where(batch_runs.c.kind == INTEREST_RUN, batch_runs.c.admdvs == admdvs,
-                                             batch_runs.c.period == on)
-        if conn.execute(done).first():
-            return InterestRun(admdvs, on, already=True, rate=rate)
-        run_id = conn.execute(insert(batch_runs).values(kind=INTEREST_RUN, admdvs=admdvs, period=on, run_at=now())
-                              .returning(batch_runs.c.id)).scalar_one()
+
+    def credit(conn: Connection, run_id: int) -> InterestRun:
         # sum(bigint) is numeric on PostgreSQL, where // would then divide exactly: back to bigint first.
         balance_then = select(ledger.c.holder, cast(func.sum(ledger.c.amount), BigInteger).label("balance")) \
             .where(ledger.c.fund == ACCOUNT, ledger.c.occurred_on <= on).group_by(ledger.c.holder).subquery()
@@ -139,14 +135,15 @@ def credit_interest(engine: Engine, book: PolicyBook, year: int, admdvs: str, to
         open_here = and_(persons.c.insuplc_admdvs == admdvs, accounts.c.psn_no == persons.c.psn_no,
                          accounts.c.closed_on.is_(None), balance_then.c.holder == persons.c.psn_no,
                          interest > 0)
-        rows = select(literal(ACCOUNT), persons.c.psn_no, literal(INTEREST), interest, literal(on), literal(now()),
-                      persons.c.psn_no, literal(run_id)).select_from(persons).where(open_here)
-        conn.execute(insert(ledger).from_select(
-            ["fund", "holder", "kind", "amount", "occurred_on", "recorded_at", "psn_no", "run_id"], rows))
+        post_from_select(conn, select(literal(ACCOUNT), persons.c.psn_no, literal(INTEREST), interest, literal(on),
+                                      literal(now()), persons.c.psn_no, literal(run_id))
+                         .select_from(persons).where(open_here))
         credited = select(ledger.c.holder, ledger.c.amount).where(ledger.c.run_id == run_id,
                                                                   ledger.c.kind == INTEREST).subquery()
         conn.execute(update(accounts).where(accounts.c.psn_no == credited.c.holder)
                      .values(balance=accounts.c.balance + credited.c.amount))
         count, total = conn.execute(select(func.count(), func.coalesce(func.sum(credited.c.amount), 0))).one()
-        conn.execute(update(batch_runs).where(batch_runs.c.id == run_id).values(members=count, amount=total))
-    return InterestRun(admdvs, on, accounts=count, amount=int(total), rate=rate)
+        runs.finish(conn, run_id, count, total)
+        return InterestRun(admdvs, on, accounts=count, amount=int(total), rate=rate)
+
+    return runs.once(engine, INTEREST_RUN, admdvs, on, credit) or InterestRun(admdvs, on, already=True, rate=rate)

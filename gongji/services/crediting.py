@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Connection, Engine, and_, case, func, insert, literal, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, and_, case, func, literal, select, update
 
 from gongji.engine.credit import EMPLOYER, INDIVIDUAL, MONTHS_PER_YEAR, POOL
 from gongji.errors import InputError
@@ -31,6 +30,7 @@ from gongji.policy.schema import (
     Version,
 )
 from gongji.services.records import NORMAL
+from gongji.store import runs
 from gongji.store.db import transaction
 from gongji.store.ledger import (
     ACCOUNT,
@@ -42,8 +42,9 @@ from gongji.store.ledger import (
     now,
     pool_in,
     pool_out,
+    post_from_select,
 )
-from gongji.store.tables import accounts, batch_runs, ledger, persons
+from gongji.store.tables import accounts, persons
 
 CREDIT_RUN = "credit"
 CHUNK = 100_000
@@ -133,11 +134,9 @@ def _chunks(conn: Connection, where) -> list[tuple[str | None, str | None]]:
     return [(low, edges[i + 1] if i + 1 < len(edges) else None) for i, low in enumerate(edges)]
 
 
-def credit_region(conn: Connection, version: Version, admdvs: str, month: date,
+def credit_region(conn: Connection, version: Version, admdvs: str, month: date, run_id: int,
                   advance: Callable[[int], None] = lambda n: None) -> RegionCredit:
     result = RegionCredit(admdvs, month, policy=version.title)
-    run_id = conn.execute(insert(batch_runs).values(kind=CREDIT_RUN, admdvs=admdvs, period=month, run_at=now())
-                          .returning(batch_runs.c.id)).scalar_one()
     where = _eligible(admdvs, month)
     parts = _credit_parts(version, month)
     stamp = now()
@@ -150,8 +149,7 @@ def credit_region(conn: Connection, version: Version, admdvs: str, month: date,
             rows = select(literal(ACCOUNT), persons.c.psn_no, literal(LEDGER_KIND[source]), amount, literal(month),
                           literal(stamp), persons.c.psn_no, literal(run_id)) \
                 .select_from(persons).where(in_range, amount > 0)
-            conn.execute(insert(ledger).from_select(
-                ["fund", "holder", "kind", "amount", "occurred_on", "recorded_at", "psn_no", "run_id"], rows))
+            post_from_select(conn, rows)
         total = sum(parts.values(), literal(0))
         conn.execute(update(accounts).where(in_range).values(balance=accounts.c.balance + total))
         counted = conn.execute(select(func.count(), *(func.coalesce(func.sum(a), 0) for a in parts.values()),
@@ -167,8 +165,7 @@ def credit_region(conn: Connection, version: Version, admdvs: str, month: date,
             memo=f"contributions not credited to accounts, {month:%Y-%m}")
     pool_out(conn, admdvs, [(CREDIT_POOL, result.credited.get(POOL, 0))], month, run_id=run_id,
              memo=f"retirees' account credits, {month:%Y-%m}")
-    conn.execute(update(batch_runs).where(batch_runs.c.id == run_id)
-                 .values(members=result.members, amount=sum(result.credited.values())))
+    runs.finish(conn, run_id, result.members, sum(result.credited.values()))
     return result
 
 
@@ -191,16 +188,9 @@ def credit_month(engine: Engine, book: PolicyBook, month: date, admdvs: str,
         version = book.policy_for(admdvs, month)
     except PolicyNotFound as exc:
         raise InputError(f"--region {admdvs}, --month {month:%Y-%m}: {exc}") from None
-    try:
-        with transaction(engine) as conn:
-            done = conn.execute(select(batch_runs.c.id).where(
-                batch_runs.c.kind == CREDIT_RUN, batch_runs.c.admdvs == admdvs, batch_runs.c.period == month)).first()
-            if done:
-                return RegionCredit(admdvs, month, policy=version.title, already=True)
-            return credit_region(conn, version, admdvs, month, advance)
-    except IntegrityError:
-        # Another run of the same region and month committed first (the unique run row).
-        return RegionCredit(admdvs, month, policy=version.title, already=True)
+    result = runs.once(engine, CREDIT_RUN, admdvs, month,
+                       lambda conn, run_id: credit_region(conn, version, admdvs, month, run_id, advance))
+    return result or RegionCredit(admdvs, month, policy=version.title, already=True)
 
 
 def deposit(engine: Engine, admdvs: str, amount: int, on: date, memo: str = "") -> None:

@@ -86,6 +86,14 @@ def post(conn: Connection, rows: Iterable[Mapping]) -> None:
         conn.execute(_INSERT_LEDGER, rows)
 
 
+BATCH_COLUMNS = ("fund", "holder", "kind", "amount", "occurred_on", "recorded_at", "psn_no", "run_id")
+
+
+def post_from_select(conn: Connection, rows) -> None:
+    """A batch's ledger rows in one statement: `rows` selects the columns of BATCH_COLUMNS, in that order."""
+    conn.execute(insert(ledger).from_select(list(BATCH_COLUMNS), rows))
+
+
 @cache
 def _insert_ignoring(dialect: str, table, keys: tuple[str, ...]):
     if dialect == "postgresql":

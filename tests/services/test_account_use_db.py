@@ -8,6 +8,8 @@ at the end of that day, half-up to the fen.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -19,6 +21,7 @@ from gongji.services.account_use import change_status, credit_interest, pay_prem
 from gongji.services.crediting import deposit
 from gongji.services.imports import import_csv
 from gongji.services.settlement import parse_settle, settle
+from gongji.store.db import open_engine
 from gongji.store.ledger import ACCOUNT, INHERITANCE, INTEREST, PREMIUM
 from gongji.store.tables import accounts, authorizations, ledger, persons
 from tests.factories import (
@@ -195,4 +198,24 @@ def test_interest_on_the_balance_at_the_end_of_31_december_once(engine, book):
     again = credit_interest(engine, book, 2024, REGION)
     assert again.already and again.accounts == 0 and again.amount == 0
     assert snapshot(engine) == before
+    assert_clean(engine)
+
+
+def test_two_interest_runs_at_the_same_time_credit_once(db_url, engine, book):
+    setup(engine, book, [member("A1", "1000.00")])
+    start = threading.Barrier(2)
+
+    def run(_i):
+        own = open_engine(db_url)
+        try:
+            start.wait()
+            return credit_interest(own, book, 2024, "321000")
+        finally:
+            own.dispose()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(run, range(2)))
+    assert sorted(r.already for r in results) == [False, True]
+    # 1000.00 x 0.35 % = 3.50, once
+    assert balance(engine, "A1") == fen("1003.50")
     assert_clean(engine)
