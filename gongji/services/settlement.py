@@ -13,7 +13,7 @@ gets what it would have got had the reversed one never happened.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Annotated, NamedTuple
 
@@ -354,13 +354,15 @@ def _stored(conn: Connection, where) -> Settlement | None:
     return Settlement(row, list(lines))
 
 
-def _replay(engine: Engine, key: str, psn_no: str) -> Settlement:
-    with engine.connect() as conn:
-        found = _stored(conn, settlements.c.idem_key == key)
+def _replayed(conn: Connection, key: str, asked: str, answered: Callable[[Mapping], bool]) -> Settlement:
+    """The stored answer to a key seen before, when it answered the same request (`answered` says whether the
+    stored row does); a key used for another request is refused."""
+    found = _stored(conn, settlements.c.idem_key == key)
     if found is None:
         raise InputError(f"key: {key!r} could not be settled")
-    if found.row["psn_no"] != psn_no:
-        raise InputError(f"key: {key!r} was already used for another settlement (psn_no {found.row['psn_no']})")
+    if not answered(found.row):
+        raise InputError(f"key: {key!r} was already used for another request (setl_id {found.row['setl_id']}, "
+                         f"psn_no {found.row['psn_no']}), not for {asked}")
     return found._replace(replayed=True)
 
 
@@ -386,7 +388,9 @@ def settle(engine: Engine, book: PolicyBook, req: SettleRequest) -> Settlement:
                 raise
             continue
         if seen:
-            return _replay(engine, req.key, req.psn_no)
+            with engine.connect() as conn:
+                return _replayed(conn, req.key, f"a settlement of psn_no {req.psn_no}",
+                                 lambda row: row["reverses"] is None and row["psn_no"] == req.psn_no)
         return Settlement(row, [line | {"setl_id": row["setl_id"]} for line in lines])
     raise AssertionError("unreachable")
 
@@ -416,24 +420,20 @@ def reverse(engine: Engine, book: PolicyBook, setl_id: str, fixmedins_code: str,
     """Undo settlement `setl_id` for the institution that made it: money back where it came from, the year's
     accumulators replayed without it. Returns the reversal (negated amounts, the restored balance). With a `key`
     seen before for this reversal, returns the stored reversal and moves nothing."""
+    def replayed(conn: Connection) -> Settlement:
+        return _replayed(conn, key, f"the reversal of {setl_id}", lambda row: row["reverses"] == setl_id)
+
     try:
         with transaction(engine) as conn:
             if key is not None and conn.execute(_KEY_SEEN, {"key": key}).first():
-                return _replayed_reversal(conn, key, setl_id)
+                return replayed(conn)
             row = _reverse(conn, book, setl_id, fixmedins_code, key)
     except IntegrityError:
         if key is None:
             raise
         with engine.connect() as conn:
-            return _replayed_reversal(conn, key, setl_id)
+            return replayed(conn)
     return Settlement(row, [])
-
-
-def _replayed_reversal(conn: Connection, key: str, setl_id: str) -> Settlement:
-    found = _stored(conn, settlements.c.idem_key == key)
-    if found.row["reverses"] != setl_id:
-        raise InputError(f"key: {key!r} was already used for another request (setl_id {found.row['setl_id']})")
-    return found._replace(replayed=True)
 
 
 def _reverse(conn: Connection, book: PolicyBook, setl_id: str, fixmedins_code: str, key: str | None) -> dict:

@@ -72,6 +72,8 @@ def test_settle_prints_setlinfo_and_reverse_undoes_it(registry, db_url, engine):
     again = run(db_url, "reverse", info["setl_id"], "--institution", "H32100000001", "--key", "R1", "--json")
     assert json.loads(again.stdout)["replayed"] is True
     assert json.loads(again.stdout)["setlinfo"]["setl_id"] == back["setl_id"]
+    # the reversal's key cannot answer a settlement of the same person
+    refused(run(db_url, "settle", visit_file(registry["dir"], key="R1")), "key", "already used")
     assert snapshot(engine) == before
     refused(run(db_url, "reverse", info["setl_id"], "--institution", "H32100000001"), "already reversed")
     refused(run(db_url, "reverse", "NOPE", "--institution", "H32100000001"), "setl_id", "NOPE")
