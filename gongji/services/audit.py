@@ -114,16 +114,20 @@ def _totals(conn, report: AuditReport) -> None:
                         .select_from(ledger.outerjoin(persons, (ledger.c.fund == ACCOUNT)
                                                       & (persons.c.psn_no == ledger.c.holder)))
                         .group_by(region, ledger.c.fund, ledger.c.kind)).all()
+
+    def of(admdvs: str) -> dict[str, int]:
+        return report.totals.setdefault(admdvs, dict.fromkeys(TOTALS, 0))
+
     for admdvs, fund, kind, amount in rows:
-        totals = report.totals.setdefault(admdvs, {name: 0 for name in TOTALS})
+        totals = of(admdvs)
         base = kind.removesuffix(REVERSAL_SUFFIX)
         for name, (f, kinds, sign) in TOTALS.items():
             if f == fund and base in kinds:
                 totals[name] += sign * int(amount)
     for admdvs, balance in conn.execute(select(pool_slots.c.admdvs, func.sum(pool_slots.c.balance))
                                         .group_by(pool_slots.c.admdvs)):
-        report.totals.setdefault(admdvs, {name: 0 for name in TOTALS})["pool_balance"] = int(balance)
+        of(admdvs)["pool_balance"] = int(balance)
     for admdvs, balance in conn.execute(select(persons.c.insuplc_admdvs, func.sum(accounts.c.balance))
                                         .join(accounts, accounts.c.psn_no == persons.c.psn_no)
                                         .group_by(persons.c.insuplc_admdvs)):
-        report.totals.setdefault(admdvs, {name: 0 for name in TOTALS})["account_balances"] = int(balance)
+        of(admdvs)["account_balances"] = int(balance)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, literal, select, up
 
 from gongji.engine.credit import EMPLOYER, INDIVIDUAL, MONTHS_PER_YEAR, POOL
 from gongji.errors import InputError
-from gongji.money import BP_ONE, div_half_up, half_up_bp
+from gongji.money import BP_ONE, div_half_up, format_yuan, half_up_bp
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.policy.schema import (
     AveragePensionPercent,
@@ -196,7 +196,7 @@ def credit_month(engine: Engine, book: PolicyBook, month: date, admdvs: str,
 def deposit(engine: Engine, admdvs: str, amount: int, on: date, memo: str = "") -> None:
     """Money put into a region's pool from outside gongji: the reserve carried over (累计结存), a subsidy."""
     if amount <= 0:
-        raise InputError(f"amount: must be more than 0 (value: {amount / 100:.2f})")
+        raise InputError(f"amount: must be more than 0 (value: {format_yuan(amount)})")
     if not (len(admdvs) == 6 and admdvs.isdigit()):
         raise InputError(f"admdvs: {admdvs!r} is not a 6-digit region code")
     with transaction(engine) as conn:
