@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -10,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gongji.errors import InputError
 from gongji.policy.loader import PolicyBook, PolicyError, load_book
 
 app = typer.Typer(help="gongji (共济): employee medical insurance outpatient mutual aid.", no_args_is_help=True,
@@ -29,6 +32,15 @@ def fail(message: str) -> NoReturn:
     """One line on stderr and exit status 2: the input was wrong, nothing was done."""
     print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def bad_input() -> Iterator[None]:
+    """A use case's InputError ends the command: one line on stderr, exit status 2."""
+    try:
+        yield
+    except InputError as exc:
+        fail(str(exc))
 
 
 def book_or_fail(policy_dir: Path | None) -> PolicyBook:

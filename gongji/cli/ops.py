@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from gongji.cli.common import PolicyDir, app, book_or_fail, console, fail, progress_bar
+from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail, progress_bar
 from gongji.errors import InputError
 from gongji.money import MoneyError, format_ratio, format_yuan, yuan_to_fen
 from gongji.services import account_use, crediting, family, imports, settlement, stays
@@ -94,10 +94,8 @@ def import_command(
 ) -> None:
     """Import a CSV file whole: any bad row refuses the file, naming line, field and reason."""
     engine = engine_or_fail(db)
-    try:
+    with bad_input():
         result = imports.import_file(engine, kind, file, book_or_fail(policy_dir))
-    except InputError as exc:
-        fail(str(exc))
     print(f"{file.name}: {result.rows} {kind} rows: {result.inserted} added, {result.updated} updated, "
           f"{result.unchanged} unchanged")
     for note in result.notes:
@@ -113,10 +111,8 @@ def credit_command(
     """Credit a month's contributions and account credits (个人账户划入), once per region and month."""
     engine = engine_or_fail(db)
     book = book_or_fail(policy_dir)
-    try:
+    with bad_input():
         first = crediting.parse_month(month)
-    except InputError as exc:
-        fail(str(exc))
     regions = [region] if region else crediting.regions_with_members(engine)
     table = Table(title=f"account credits {month}")
     for header in ("region", "members", "individual", "employer", "from pool", "contributions to pool", "policy"):
@@ -154,10 +150,8 @@ def interest_command(
     engine = engine_or_fail(db)
     book = book_or_fail(policy_dir)
     for admdvs in [region] if region else crediting.regions_with_members(engine):
-        try:
+        with bad_input():
             run = account_use.credit_interest(engine, book, year, admdvs, today=date.today())
-        except InputError as exc:
-            fail(str(exc))
         if run.already:
             print(f"{admdvs}: interest for {year} was already credited on {run.on}: nothing done")
         else:
@@ -200,11 +194,9 @@ def settle_command(
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         fail(f"{file}: malformed JSON: {exc}")
-    try:
+    with bad_input():
         request = settlement.parse_settle(data)
         done = (settlement.pre_settle if pre else settlement.settle)(engine, book, request)
-    except InputError as exc:
-        fail(str(exc))
     _print_settlement(done, as_json, "pre-settlement (nothing stored)" if pre else "settlement")
 
 
@@ -218,10 +210,8 @@ def reverse_command(
 ) -> None:
     """Reverse one settlement (撤销), once, for the institution that made it."""
     engine = engine_or_fail(db)
-    try:
+    with bad_input():
         done = settlement.reverse(engine, book_or_fail(policy_dir), setl_id, institution, key)
-    except InputError as exc:
-        fail(str(exc))
     _print_settlement(done, as_json, f"reversal of {setl_id}")
 
 
@@ -230,10 +220,8 @@ def account_command(psn_no: str, as_json: AsJson = False, db: Db = None,
                     limit: Annotated[int, typer.Option(help="movements shown")] = 20) -> None:
     """A personal account: balance (balc), recent movements, who may use it."""
     engine = engine_or_fail(db)
-    try:
+    with bad_input():
         view = account_view(engine, psn_no, limit)
-    except InputError as exc:
-        fail(str(exc))
     if as_json:
         _print_json(view)
         return
@@ -280,20 +268,16 @@ def audit_command(as_json: AsJson = False, db: Db = None) -> None:
 @family_app.command("authorize")
 def family_authorize(owner: str, relative: str, db: Db = None) -> None:
     """Let a spouse, parent or child (RELATIVE) use OWNER's account."""
-    try:
+    with bad_input():
         row = family.authorize(engine_or_fail(db), owner, relative)
-    except InputError as exc:
-        fail(str(exc))
     print(f"{relative} ({row['relation']} of {owner}) may now use {owner}'s account")
 
 
 @family_app.command("revoke")
 def family_revoke(owner: str, relative: str, db: Db = None) -> None:
     """Withdraw RELATIVE's use of OWNER's account."""
-    try:
+    with bad_input():
         family.revoke(engine_or_fail(db), owner, relative)
-    except InputError as exc:
-        fail(str(exc))
     print(f"{relative} may no longer use {owner}'s account")
 
 
@@ -310,11 +294,9 @@ def premium_command(
 ) -> None:
     """Pay an insurance premium from the personal account."""
     engine = engine_or_fail(db)
-    try:
+    with bad_input():
         after = account_use.pay_premium(engine, psn_no, kind, _yuan(amount, "--amount"), _date(on, "--date"),
                                         relative, payee)
-    except InputError as exc:
-        fail(str(exc))
     print(f"paid {amount} yuan ({kind}) from {psn_no}'s account; balc {format_yuan(after)}")
 
 
@@ -328,10 +310,8 @@ def person_status(
     db: Db = None,
 ) -> None:
     """Change a person's insured status; on death the balance goes to the heir and the account closes."""
-    try:
+    with bad_input():
         paid = account_use.change_status(engine_or_fail(db), psn_no, status, _date(on, "--date"), reason, heir)
-    except InputError as exc:
-        fail(str(exc))
     print(f"{psn_no}: psn_insu_stas {status}" + (f"; {format_yuan(paid)} yuan paid to {heir}, account closed"
                                                 if reason == account_use.DEATH else ""))
 
@@ -339,19 +319,15 @@ def person_status(
 @stay_app.command("admit")
 def stay_admit(psn_no: str, institution: Annotated[str, typer.Option("--institution")],
                on: Annotated[str | None, typer.Option("--date")] = None, db: Db = None) -> None:
-    try:
+    with bad_input():
         stays.admit(engine_or_fail(db), psn_no, institution, _date(on, "--date"))
-    except InputError as exc:
-        fail(str(exc))
     print(f"{psn_no} admitted to {institution}")
 
 
 @stay_app.command("discharge")
 def stay_discharge(psn_no: str, on: Annotated[str | None, typer.Option("--date")] = None, db: Db = None) -> None:
-    try:
+    with bad_input():
         stays.discharge(engine_or_fail(db), psn_no, _date(on, "--date"))
-    except InputError as exc:
-        fail(str(exc))
     print(f"{psn_no} discharged")
 
 
@@ -359,10 +335,8 @@ def stay_discharge(psn_no: str, on: Annotated[str | None, typer.Option("--date")
 def pool_deposit(admdvs: str, amount: str, on: Annotated[str | None, typer.Option("--date")] = None,
                  memo: Annotated[str, typer.Option("--memo")] = "", db: Db = None) -> None:
     """Put money into a region's pool from outside gongji (reserve carried over, subsidy)."""
-    try:
+    with bad_input():
         crediting.deposit(engine_or_fail(db), admdvs, _yuan(amount, "amount"), _date(on, "--date"), memo)
-    except InputError as exc:
-        fail(str(exc))
     print(f"{amount} yuan deposited into the pool of {admdvs}")
 
 
