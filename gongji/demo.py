@@ -188,14 +188,14 @@ class YearRun:
     settled: int = 0
     reversed: int = 0
     family_paid: int = 0
-    refused: dict[str, int] = field(default_factory=dict)
 
 
-def run_year(engine: Engine, book: PolicyBook, pop: Population, seed: int,
+def run_year(engine: Engine, book: PolicyBook, year_visits: list[dict], seed: int,
              advance: Callable[[int], None] = lambda n: None) -> YearRun:
+    """Settle `year_visits` (see `visits`) in order, reversing a few at random."""
     rng = random.Random(seed + 2)
     result = YearRun()
-    for visit in visits(pop, seed):
+    for visit in year_visits:
         done = settlement.settle(engine, book, settlement.parse_settle(visit))
         result.settled += 1
         result.family_paid += done.row["acct_mulaid_pay"] > 0

@@ -54,12 +54,12 @@ def demo_command(
     crediting.deposit(engine, demo.REGION, RESERVE_FEN, date(demo.YEAR, 1, 1), memo="2023 年末累计结存 (illustrative)")
     authorized = demo.authorize_families(engine, pop)
     out.print(f"{authorized} family mutual-aid authorizations")
-    planned = len(demo.visits(pop, seed))
+    year_visits = demo.visits(pop, seed)
     with progress_bar() as progress:
         months = progress.add_task(f"crediting {demo.YEAR}-01..12", total=12)
         demo.credit_year(engine, book, advance=lambda n: progress.advance(months, n))
-        task = progress.add_task("settling visits", total=planned)
-        year = demo.run_year(engine, book, pop, seed, advance=lambda n: progress.advance(task, n))
+        task = progress.add_task("settling visits", total=len(year_visits))
+        year = demo.run_year(engine, book, year_visits, seed, advance=lambda n: progress.advance(task, n))
     out.print(f"{year.settled} visits settled, {year.family_paid} paid partly from a relative's account, "
               f"{year.reversed} reversed")
     interest = account_use.credit_interest(engine, book, demo.YEAR, demo.REGION)

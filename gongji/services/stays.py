@@ -8,14 +8,14 @@ from datetime import date
 from sqlalchemy import Engine, insert, select, update
 
 from gongji.errors import InputError
+from gongji.services.family import registered_person
 from gongji.store.db import transaction
-from gongji.store.tables import institutions, persons, stays
+from gongji.store.tables import institutions, stays
 
 
 def admit(engine: Engine, psn_no: str, fixmedins_code: str, on: date) -> int:
     with transaction(engine) as conn:
-        if conn.execute(select(persons.c.psn_no).where(persons.c.psn_no == psn_no)).first() is None:
-            raise InputError(f"psn_no: {psn_no!r} is not a registered person")
+        registered_person(conn, psn_no, "psn_no")
         kind = conn.execute(select(institutions.c.fixmedins_type)
                             .where(institutions.c.fixmedins_code == fixmedins_code)).scalar()
         if kind != "1":
