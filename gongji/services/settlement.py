@@ -249,13 +249,11 @@ def _prescriber_level(conn: Connection, req: SettleRequest, pharmacy: Mapping) -
         return None, "the pharmacy is not admitted to outpatient pooling: account or cash only"
     if req.prescriber is None:
         return None, "no prescription from a designated institution (外配处方): account or cash only"
-    prescriber = conn.execute(select(institutions.c.hosp_lv, institutions.c.designated)
-                              .where(institutions.c.fixmedins_code == req.prescriber)).first()
-    if prescriber is None:
-        raise InputError(f"prescriber: {req.prescriber!r} is not a registered institution")
-    if not prescriber.designated:
+    prescriber = _one(conn, _INSTITUTION, {"code": req.prescriber},
+                      f"prescriber: {req.prescriber!r} is not a registered institution")
+    if not prescriber["designated"]:
         return None, f"the prescriber {req.prescriber} is not designated: account or cash only"
-    return prescriber.hosp_lv, None
+    return prescriber["hosp_lv"], None
 
 
 def _accumulators(conn: Connection, psn_no: str, year: int, lock: bool) -> Accumulators:
