@@ -46,4 +46,10 @@ def describe(exc: ValidationError) -> list[str]:
 
 
 class InputError(ValueError):
-    """Input a use case refuses; the message names the field and the value, and nothing was changed."""
+    """Input a use case refuses; the message names the field and the value, and nothing was changed.
+
+    `zh` is the same in Chinese, for the national interface's err_msg (the CLI prints the English)."""
+
+    def __init__(self, message: str, zh: str | None = None):
+        super().__init__(message)
+        self.zh = zh

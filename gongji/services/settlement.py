@@ -21,14 +21,23 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from gongji.engine.bill import CLASS_C, BillSplit, LineItem, covered_only, split_line
+from gongji.engine.bill import CLASS_B, CLASS_C, BillSplit, LineItem, covered_only, split_line
 from gongji.engine.dates import age_on
 from gongji.engine.outpatient import CLINIC, PHARMACY, Accumulators, Adjudication, adjudicate
 from gongji.engine.terms import OutpatientTerms, compile_terms
 from gongji.errors import InputError, describe
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.policy.schema import Version
-from gongji.services.records import HOSPITAL, ITEM_CLASSES, NORMAL, Quantity, UnitPrice, Yuan, member_type_on
+from gongji.services.records import (
+    CHRGITM_LV,
+    HOSPITAL,
+    ITEM_CLASSES,
+    NORMAL,
+    Quantity,
+    UnitPrice,
+    Yuan,
+    member_type_on,
+)
 from gongji.services.records import PHARMACY as PHARMACY_TYPE
 from gongji.store.db import transaction
 from gongji.store.ledger import (
@@ -97,6 +106,11 @@ class SettleRequest(BaseModel):
     """at a pharmacy: the designated institution whose prescription (外配处方) the drugs come on."""
     key: str | None = Field(default=None, min_length=1, max_length=100)
     """idempotency key: the same key again returns the stored settlement."""
+    mdtrt_id: str | None = Field(default=None, min_length=1, max_length=30)
+    """the visit (就诊ID) registered before (2201); one settlement of it stands at a time. New if not given."""
+    mdtrt_cert_type: str | None = Field(default=None, max_length=3)
+    medins_setl_id: str | None = Field(default=None, max_length=40)
+    """the institution's own id of the settlement (the request msgid at the interface)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SettleRequest:
@@ -141,22 +155,25 @@ class _Visit(NamedTuple):
     no_pool_reason: str | None
 
 
-def _one(conn: Connection, stmt, params: dict, what: str):
+def _one(conn: Connection, stmt, params: dict, what: str, zh: str | None = None):
     found = conn.execute(stmt, params).mappings().first()
     if found is None:
-        raise InputError(what)
+        raise InputError(what, zh)
     return found
 
 
-def _bill_lines(conn: Connection, req: SettleRequest, person: Mapping, age: int) -> tuple[BillSplit, list[dict]]:
-    codes = sorted({line.med_list_codg for line in req.lines})
+def split_fee_lines(conn: Connection, fee_lines: list[FeeLine], person: Mapping, age: int
+                    ) -> tuple[BillSplit, list[dict]]:
+    """The bill's four parts and each line's, by the catalogue and the person's gender and age (限性别, 限年龄)."""
+    codes = sorted({line.med_list_codg for line in fee_lines})
     items = {r["med_list_codg"]: r for r in conn.execute(
         select(catalogue).where(catalogue.c.med_list_codg.in_(codes))).mappings()}
     total, rows = BillSplit(0, 0, 0, 0, 0), []
-    for i, line in enumerate(req.lines):
+    for i, line in enumerate(fee_lines):
         item = items.get(line.med_list_codg)
         if item is None:
-            raise InputError(f"lines[{i}].med_list_codg: {line.med_list_codg!r} is not in the catalogue")
+            raise InputError(f"lines[{i}].med_list_codg: {line.med_list_codg!r} is not in the catalogue",
+                             f"第 {i + 1} 条费用明细 med_list_codg {line.med_list_codg!r} 不在医保目录中")
         item_class, memo = ITEM_CLASSES[item["chrgitm_lv"]], None
         if item["lmt_gend"] and item["lmt_gend"] != person["gend"]:
             item_class, memo = CLASS_C, "限性别: outside the item's gender limit, fully self-paid"
@@ -169,7 +186,9 @@ def _bill_lines(conn: Connection, req: SettleRequest, person: Mapping, age: int)
         rows.append({"feedetl_sn": i + 1, "med_list_codg": line.med_list_codg, "pric": line.pric, "cnt": line.cnt,
                      "det_item_fee_sumamt": part.medfee_sumamt, "fulamt_ownpay_amt": part.fulamt_ownpay_amt,
                      "overlmt_amt": part.overlmt_selfpay, "preselfpay_amt": part.preselfpay_amt,
-                     "inscp_scp_amt": part.inscp_scp_amt, "memo": memo})
+                     "inscp_scp_amt": part.inscp_scp_amt, "memo": memo, "pay_std": item["pay_std"],
+                     "selfpay_prop": item["selfpay_prop"] if item_class == CLASS_B else 0,
+                     "chrgitm_lv": CHRGITM_LV[item_class], "list_type": item["list_type"]})
     return total, rows
 
 
@@ -201,36 +220,44 @@ _OWN_BALANCE_LOCKED = _OWN_BALANCE.with_for_update()
 _KEY_SEEN = select(settlements.c.id).where(settlements.c.idem_key == bindparam("key"))
 _INSERT_SETTLEMENT = insert(settlements)
 _INSERT_LINES = insert(settlement_lines)
+_LINE_COLUMNS = tuple(c for c in settlement_lines.c.keys() if c not in ("id", "setl_id"))
 
 
 def _visit(conn: Connection, book: PolicyBook, req: SettleRequest) -> _Visit:
     found = conn.execute(_VISIT_ROWS, {"psn_no": req.psn_no, "code": req.fixmedins_code, "on": req.date}).first()
     if found is None:  # the person or the institution is missing: say which
-        _one(conn, _PERSON, {"psn_no": req.psn_no}, f"psn_no: {req.psn_no!r} is not a registered person")
+        _one(conn, _PERSON, {"psn_no": req.psn_no}, f"psn_no: {req.psn_no!r} is not a registered person",
+             f"psn_no {req.psn_no!r} 查无此人")
         _one(conn, _INSTITUTION, {"code": req.fixmedins_code},
-             f"fixmedins_code: {req.fixmedins_code!r} is not a registered institution")
+             f"fixmedins_code: {req.fixmedins_code!r} is not a registered institution",
+             f"fixmedins_code {req.fixmedins_code!r} 不是登记的定点医药机构")
     n = len(_PERSON_NAMES)
     person = dict(zip(_PERSON_NAMES, found[:n], strict=True))
     institution = dict(zip(_INSTITUTION_NAMES, found[n:-1], strict=True))
     in_hospital = bool(found[-1])
     if req.date < person["psn_insu_date"]:
-        raise InputError(f"date: {req.date} is before the person was insured ({person['psn_insu_date']})")
+        raise InputError(f"date: {req.date} is before the person was insured ({person['psn_insu_date']})",
+                         f"就诊日期 {req.date} 早于参保日期 {person['psn_insu_date']}")
     if not institution["designated"]:
-        raise InputError(f"fixmedins_code: {req.fixmedins_code} is not designated (非定点) and cannot settle")
+        raise InputError(f"fixmedins_code: {req.fixmedins_code} is not designated (非定点) and cannot settle",
+                         f"fixmedins_code {req.fixmedins_code} 不是定点医药机构，不能结算")
     setting = MED_TYPES[req.med_type]
     wanted = HOSPITAL if setting == CLINIC else PHARMACY_TYPE
     if institution["fixmedins_type"] != wanted:
         raise InputError(f"med_type: {req.med_type} does not fit {req.fixmedins_code}, which is a "
-                         + ("medical institution (use 11)" if wanted == PHARMACY_TYPE else "pharmacy (use 41)"))
+                         + ("medical institution (use 11)" if wanted == PHARMACY_TYPE else "pharmacy (use 41)"),
+                         f"med_type {req.med_type} 与机构 {req.fixmedins_code} 不符："
+                         + ("医疗机构请用 11" if wanted == PHARMACY_TYPE else "定点药店请用 41"))
     try:
         version = book.policy_for(person["insuplc_admdvs"], req.date)
     except PolicyNotFound as exc:
-        raise InputError(f"date: {exc}") from None
+        raise InputError(f"date: {exc}", f"就诊日期 {req.date}：参保地 {person['insuplc_admdvs']} 当日没有有效政策")\
+            from None
     age = age_on(person["brdy"], req.date)
     if req.lines is None:
         bill, lines = covered_only(req.covered), []
     else:
-        bill, lines = _bill_lines(conn, req, person, age)
+        bill, lines = split_fee_lines(conn, req.lines, person, age)
     level, reason = institution["hosp_lv"], None
     if setting == PHARMACY:
         level, reason = _prescriber_level(conn, req, institution)
@@ -320,8 +347,10 @@ def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool)
     own_before = next((balance for p, balance in payers if p == req.psn_no), 0)
     own_paid = next((amount for p, amount in parts if p == req.psn_no), 0)
     p = visit.person
+    if req.mdtrt_id is not None:
+        _not_settled(conn, req.mdtrt_id)
     row = {
-        "setl_id": _new_id("S"), "mdtrt_id": _new_id("M"), "idem_key": req.key, "psn_no": req.psn_no,
+        "setl_id": _new_id("S"), "mdtrt_id": req.mdtrt_id or _new_id("M"), "idem_key": req.key, "psn_no": req.psn_no,
         "fixmedins_code": req.fixmedins_code, "prescriber_code": req.prescriber, "setl_date": req.date,
         "setl_time": now(), "med_type": req.med_type, "insuplc_admdvs": p["insuplc_admdvs"],
         "member_type": visit.member_type, "age": visit.age, "level": visit.level, "setting": visit.setting,
@@ -330,9 +359,22 @@ def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool)
         "hifp_pay": result.hifp_pay, "pool_prop": result.pool_prop, "over_cap_amt": result.over_cap_amt,
         "inpatient_pay": result.inpatient_pay, "psn_part_amt": share, "acct_pay": acct_pay,
         "acct_mulaid_pay": mulaid, "psn_cash_pay": share - acct_pay, "balc": own_before - own_paid,
-        "reverses": None, "reversed_by": None,
+        "reverses": None, "reversed_by": None, "mdtrt_cert_type": req.mdtrt_cert_type,
+        "medins_setl_id": req.medins_setl_id,
     }
     return row, visit.lines, [parts, result.accumulators]
+
+
+_STANDING = select(settlements.c.setl_id).where(
+    settlements.c.mdtrt_id == bindparam("mdtrt_id"), settlements.c.reverses.is_(None),
+    settlements.c.reversed_by.is_(None))
+
+
+def _not_settled(conn: Connection, mdtrt_id: str) -> None:
+    found = conn.execute(_STANDING, {"mdtrt_id": mdtrt_id}).scalar()
+    if found is not None:
+        raise InputError(f"mdtrt_id: {mdtrt_id} is already settled (setl_id {found}); reverse it first",
+                         f"就诊 mdtrt_id {mdtrt_id} 已结算（setl_id {found}），不能重复结算；如需重新结算请先撤销")
 
 
 def pre_settle(engine: Engine, book: PolicyBook, req: SettleRequest) -> Settlement:
@@ -364,7 +406,11 @@ def _replayed(conn: Connection, key: str, asked: str, answered: Callable[[Mappin
     return found._replace(replayed=True)
 
 
-def settle(engine: Engine, book: PolicyBook, req: SettleRequest) -> Settlement:
+Also = Callable[[Connection, dict, list[dict]], None]
+"""More work the caller does inside a settlement's or reversal's own transaction, given its row and lines."""
+
+
+def settle(engine: Engine, book: PolicyBook, req: SettleRequest, also: Also | None = None) -> Settlement:
     """Settle the visit in one transaction; with a key seen before, return that settlement unchanged."""
     for attempt in range(DEADLOCK_RETRIES + 1):
         try:
@@ -375,7 +421,14 @@ def settle(engine: Engine, book: PolicyBook, req: SettleRequest) -> Settlement:
                     seen = False
                     row, lines, (parts, acc) = _compute(conn, book, req, lock=True)
                     _write(conn, row, lines, parts, acc)
+                    if also is not None:
+                        also(conn, row, lines)
         except IntegrityError:
+            # A concurrent request with the same key, or for the same visit, committed first.
+            if req.mdtrt_id is not None:
+                with engine.connect() as conn:
+                    if req.key is None or not conn.execute(_KEY_SEEN, {"key": req.key}).first():
+                        _not_settled(conn, req.mdtrt_id)
             if req.key is None:
                 raise
             seen = True
@@ -397,7 +450,7 @@ def _write(conn: Connection, row: dict, lines: list[dict], parts: list[tuple[str
     setl_id, psn_no, on = row["setl_id"], row["psn_no"], row["setl_date"]
     conn.execute(_INSERT_SETTLEMENT, row)
     if lines:
-        conn.execute(_INSERT_LINES, [line | {"setl_id": setl_id} for line in lines])
+        conn.execute(_INSERT_LINES, [{k: line[k] for k in _LINE_COLUMNS} | {"setl_id": setl_id} for line in lines])
     conn.execute(_ACC_SET, {"b_psn_no": psn_no, "b_year": on.year, **acc._asdict()})
     journal: list[dict] = []
     for payer, amount in parts:
@@ -414,7 +467,8 @@ AMOUNTS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_
            "acct_mulaid_pay", "psn_cash_pay")
 
 
-def reverse(engine: Engine, book: PolicyBook, setl_id: str, fixmedins_code: str, key: str | None = None) -> Settlement:
+def reverse(engine: Engine, book: PolicyBook, setl_id: str, fixmedins_code: str, key: str | None = None,
+            also: Also | None = None) -> Settlement:
     """Undo settlement `setl_id` for the institution that made it: money back where it came from, the year's
     accumulators replayed without it. Returns the reversal (negated amounts, the restored balance). With a `key`
     seen before for this reversal, returns the stored reversal and moves nothing."""
@@ -426,6 +480,8 @@ def reverse(engine: Engine, book: PolicyBook, setl_id: str, fixmedins_code: str,
             if key is not None and conn.execute(_KEY_SEEN, {"key": key}).first():
                 return replayed(conn)
             row = _reverse(conn, book, setl_id, fixmedins_code, key)
+            if also is not None:
+                also(conn, row, [])
     except IntegrityError:
         if key is None:
             raise
@@ -437,17 +493,21 @@ def reverse(engine: Engine, book: PolicyBook, setl_id: str, fixmedins_code: str,
 def _reverse(conn: Connection, book: PolicyBook, setl_id: str, fixmedins_code: str, key: str | None) -> dict:
     original = conn.execute(select(settlements).where(settlements.c.setl_id == setl_id)).mappings().first()
     if original is None:
-        raise InputError(f"setl_id: {setl_id!r} is not a settlement")
+        raise InputError(f"setl_id: {setl_id!r} is not a settlement", f"setl_id {setl_id!r} 不存在：没有这笔结算")
     if original["fixmedins_code"] != fixmedins_code:
-        raise InputError(f"setl_id: {setl_id} was settled by another institution, not {fixmedins_code}")
+        # Said the same way as a missing one: an institution learns nothing of another's settlements.
+        raise InputError(f"setl_id: {setl_id} was settled by another institution, not {fixmedins_code}",
+                         f"setl_id {setl_id!r} 不存在：没有这笔结算")
     if original["reverses"] is not None:
-        raise InputError(f"setl_id: {setl_id} is itself a reversal (of {original['reverses']})")
+        raise InputError(f"setl_id: {setl_id} is itself a reversal (of {original['reverses']})",
+                         f"setl_id {setl_id} 是一笔撤销（撤销的是 {original['reverses']}），不能再撤销")
     psn_no, year = original["psn_no"], original["setl_date"].year
     _accumulators(conn, psn_no, year, lock=True)
     locked = conn.execute(select(settlements.c.reversed_by).where(settlements.c.setl_id == setl_id)
                           .with_for_update()).scalar_one()
     if locked is not None:
-        raise InputError(f"setl_id: {setl_id} was already reversed (by {locked})")
+        raise InputError(f"setl_id: {setl_id} was already reversed (by {locked})",
+                         f"setl_id {setl_id} 已撤销（撤销流水 {locked}），不能重复撤销")
     reversal_id = _new_id("R")
     moves = conn.execute(select(ledger.c.fund, ledger.c.holder, ledger.c.kind, func.sum(ledger.c.amount))
                          .where(ledger.c.setl_id == setl_id)

@@ -164,7 +164,13 @@ settlements = Table(
     fen("psn_cash_pay"), fen("balc"),
     Column("reverses", String(30)),
     Column("reversed_by", String(30)),
+    Column("mdtrt_cert_type", String(3)),
+    Column("medins_setl_id", String(40)),
     Index("ix_settlements_psn_year", "psn_no", "setl_date"),
+    Index("ix_settlements_mdtrt_id", "mdtrt_id"),
+    Index("ux_settlements_standing_visit", "mdtrt_id", unique=True,
+          sqlite_where=text("reverses IS NULL AND reversed_by IS NULL"),
+          postgresql_where=text("reverses IS NULL AND reversed_by IS NULL")),
 )
 
 settlement_lines = Table(
@@ -213,3 +219,110 @@ ledger = Table(
     CheckConstraint("fund IN ('account', 'pool')", name="fund"),
     Index("ix_ledger_fund_holder", "fund", "holder"),
 )
+
+# The interface hospitals and pharmacies call (issue 5) and the bureau's admin API.
+
+credentials = Table(
+    "credentials", metadata,
+    Column("fixmedins_code", ForeignKey("institutions.fixmedins_code"), primary_key=True),
+    Column("paasid", String(40), nullable=False, unique=True),
+    Column("secret", String(64), nullable=False),
+    Column("issued_at", DateTime, nullable=False),
+)
+"""An institution's access key (x-tif-paasid) and secret. The secret is kept as issued: the gateway signature
+(SHA-256 of timestamp + secret + nonce + timestamp) can only be checked by recomputing it."""
+
+nonces = Table(
+    "nonces", metadata,
+    Column("paasid", String(40), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("seen_at", DateTime, nullable=False, index=True),
+)
+"""x-tif-nonce values seen within the timestamp window: one seen before is a replay."""
+
+messages = Table(
+    "messages", metadata,
+    Column("fixmedins_code", String(12), primary_key=True),
+    Column("msgid", String(40), primary_key=True),
+    Column("infno", String(6), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+)
+"""The answer to every message that changed something, so that the same msgid gets the same answer again."""
+
+sign_ins = Table(
+    "sign_ins", metadata,
+    Column("sign_no", String(30), primary_key=True),
+    Column("fixmedins_code", ForeignKey("institutions.fixmedins_code"), nullable=False),
+    Column("opter_no", String(30), nullable=False),
+    Column("signed_at", DateTime, nullable=False),
+)
+
+visits = Table(
+    "visits", metadata,
+    Column("mdtrt_id", String(30), primary_key=True),
+    Column("psn_no", ForeignKey("persons.psn_no"), nullable=False, index=True),
+    Column("fixmedins_code", ForeignKey("institutions.fixmedins_code"), nullable=False),
+    Column("ipt_otp_no", String(30), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("mdtrt_cert_type", String(3), nullable=False),
+    Column("begntime", DateTime, nullable=False),
+    Column("med_type", String(6)),
+    Column("dise_codg", String(30)),
+    Column("dise_name", String(300)),
+    Column("doctor", Text),
+    Column("diagnoses", Text),
+    Column("registered_at", DateTime, nullable=False),
+    Column("cancelled_at", DateTime),
+    Index("ux_visits_active_otp", "fixmedins_code", "ipt_otp_no", unique=True,
+          sqlite_where=text("cancelled_at IS NULL"), postgresql_where=text("cancelled_at IS NULL")),
+)
+"""An outpatient visit (就诊) a hospital registered with 2201; 2203 adds med_type and diagnoses."""
+
+fee_details = Table(
+    "fee_details", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("mdtrt_id", ForeignKey("visits.mdtrt_id"), nullable=False),
+    Column("feedetl_sn", String(30), nullable=False),
+    Column("chrg_bchno", String(30), nullable=False),
+    Column("med_list_codg", String(50), nullable=False),
+    Column("medins_list_codg", String(50)),
+    Column("pric", BigInteger, nullable=False),
+    Column("cnt", BigInteger, nullable=False),
+    fen("det_item_fee_sumamt"),
+    Column("fee_ocur_time", DateTime),
+    Column("rxno", String(40)),
+    Column("rx_circ_flag", String(1)),
+    Column("setl_id", String(30)),
+    UniqueConstraint("mdtrt_id", "feedetl_sn"),
+)
+"""Fee lines uploaded with 2204, settled by 2207 (setl_id), removed by 2205 while unsettled."""
+
+users = Table(
+    "users", metadata,
+    Column("name", String(50), primary_key=True),
+    Column("role", String(10), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    CheckConstraint("role IN ('operator', 'auditor', 'admin')", name="role"),
+)
+"""Bureau staff of the admin API; only a SHA-256 of the bearer token is kept."""
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(50), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("target", String(60), nullable=False),
+    Column("before", Text),
+    Column("after", Text),
+)
+"""Every change made through the admin API: who, when, what, before and after. Append-only."""
+
+settings = Table(
+    "settings", metadata,
+    Column("name", String(30), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""Server-side values made once per database (the e-voucher signing key)."""

@@ -1,0 +1,1 @@
+"""The HTTP doors: the national-platform transaction interface, the admin API, health."""

@@ -1,0 +1,134 @@
+"""POST /fsi/api/rsfComIfsService/callService: the national platform's one endpoint, dispatching on infno.
+
+Order of checks: the gateway signature (HTTP 401, nothing done), the JSON and the envelope, the institution of
+the envelope against the credential's (HTTP 403), a msgid answered before (its answer again), then the
+transaction. Every refusal is infcode -1 with a Chinese err_msg that names the field and the value.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from gongji.api import logs
+from gongji.api.envelope import FAILURE, SUCCESS, Envelope, response, zh_errors
+from gongji.api.transactions import HANDLERS, Call, stored_answer
+from gongji.errors import InputError
+from gongji.services.credentials import Unauthorized, authenticate, forget_old_nonces
+
+PATH = "/fsi/api/rsfComIfsService/callService"
+NO_REGION = "000000"
+_requests = itertools.count()
+FORGET_EVERY = 5000
+"""Old nonces are swept every this many requests of a process."""
+
+router = APIRouter()
+
+
+def _json(status: int, body: dict) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json;charset=utf-8")
+
+
+def _refused(message: str, admdvs: str = NO_REGION, status: int = 200) -> Response:
+    return _json(status, response(FAILURE, None, message, admdvs))
+
+
+@router.post(PATH, include_in_schema=False)
+async def call_service(request: Request) -> Response:
+    body = await request.body()
+    return await run_in_threadpool(handle, request.app.state, request.headers, body)
+
+
+def handle(state, headers, body: bytes) -> Response:
+    started = time.perf_counter()
+    fields: dict[str, object] = {"paasid": headers.get("x-tif-paasid")}
+    result = _handle(state, headers, body, fields)
+    fields["status"] = result.status_code
+    fields["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    logs.log("callService", logging.WARNING if fields.get("infcode") != SUCCESS else logging.INFO, **fields)
+    if next(_requests) % FORGET_EVERY == FORGET_EVERY - 1:
+        forget_old_nonces(state.engine)
+    return result
+
+
+def _handle(state, headers, body: bytes, fields: dict) -> Response:
+    engine = state.engine
+    try:
+        institution = authenticate(engine, headers)
+    except Unauthorized as exc:
+        fields |= {"infcode": FAILURE, "err_msg": f"unauthorized: {exc}"}
+        return _refused(f"身份认证失败（{exc}）", status=401)
+    fields["fixmedins_code"] = institution
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        fields |= {"infcode": FAILURE, "err_msg": "malformed JSON"}
+        return _refused(f"请求报文不是合法的 JSON（{exc.msg}，第 {exc.pos} 个字符）")
+    try:
+        envelope = Envelope.model_validate(data)
+    except ValidationError as exc:
+        message = zh_errors(exc, "")
+        fields |= {"infcode": FAILURE, "err_msg": message}
+        return _refused(message)
+    fields |= {"msgid": envelope.msgid, "infno": envelope.infno}
+    region = envelope.mdtrtarea_admvs
+    if envelope.fixmedins_code != institution:
+        message = f"fixmedins_code {envelope.fixmedins_code} 与访问凭证所属机构 {institution} 不符"
+        fields |= {"infcode": FAILURE, "err_msg": message}
+        return _refused(message, region, status=403)
+    handler = HANDLERS.get(envelope.infno)
+    if handler is None:
+        message = f"infno {envelope.infno!r} 不支持：本系统办理的交易为 {'、'.join(sorted(HANDLERS))}"
+        fields |= {"infcode": FAILURE, "err_msg": message}
+        return _refused(message, region)
+    with engine.connect() as conn:
+        seen = stored_answer(conn, institution, envelope.msgid)
+    if seen is not None:
+        return _replay(seen, envelope, fields, region)
+    call = Call(engine, state.book, envelope, region)
+    try:
+        output = handler(call, envelope.input)
+    except InputError as exc:
+        message = exc.zh or f"业务校验未通过：{exc}"
+        fields |= {"infcode": FAILURE, "err_msg": message}
+        return _refused(message, region)
+    except IntegrityError:
+        # A concurrent message with the same msgid (or for the same visit) committed first.
+        with engine.connect() as conn:
+            seen = stored_answer(conn, institution, envelope.msgid)
+        if seen is not None:
+            return _replay(seen, envelope, fields, region)
+        message = "与同时办理的另一笔交易冲突，未办理，请重试"
+        fields |= {"infcode": FAILURE, "err_msg": message}
+        return _refused(message, region)
+    except Exception:
+        logs.log("callService failed", logging.ERROR, exc_info=True, **fields)
+        fields |= {"infcode": FAILURE, "err_msg": "internal error"}
+        return _refused("系统内部错误，交易未办理", region, status=500)
+    if output is None:  # a write: answered in its own transaction, or by the settlement's idempotency key
+        if call.answer is None:
+            with engine.connect() as conn:
+                return _replay(stored_answer(conn, institution, envelope.msgid), envelope, fields, region)
+        fields["infcode"] = SUCCESS
+        return _json(200, call.answer)
+    fields["infcode"] = SUCCESS
+    return _json(200, response(SUCCESS, output, None, region))
+
+
+def _replay(seen: tuple[str, dict] | None, envelope: Envelope, fields: dict, region: str) -> Response:
+    if seen is None:
+        raise AssertionError("a write answered nothing")
+    infno, answer = seen
+    if infno != envelope.infno:
+        message = f"msgid {envelope.msgid} 已用于交易 {infno}，不能再用于 {envelope.infno}"
+        fields |= {"infcode": FAILURE, "err_msg": message}
+        return _refused(message, region)
+    fields |= {"infcode": answer["infcode"], "replayed": True}
+    return _json(200, answer)
