@@ -30,7 +30,8 @@ def _text(value: object) -> object:
 
 Code = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=30)]
 """A code value, opaque (provinces extend the national tables)."""
-OptionalText = Annotated[str | None, BeforeValidator(_text), Field(default=None, max_length=500)]
+OptionalText = Annotated[Annotated[str, Field(max_length=500)] | None, BeforeValidator(_text)]
+"""An optional text; JSON null and a missing key are the same."""
 
 
 def _decimal(value: object, scale: int, limit: int, what: str) -> int:
@@ -112,6 +113,8 @@ def zh_errors(exc: ValidationError, root: str) -> str:
     """The first validation error as 'path: 原因（值：...）', the path from the envelope down."""
     err = exc.errors()[0]
     path = root
+    if not root and not err["loc"]:
+        path = "请求报文"
     for part in err["loc"]:
         path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
     kind = err["type"]

@@ -49,7 +49,12 @@ async def call_service(request: Request) -> Response:
 def handle(state, headers, body: bytes) -> Response:
     started = time.perf_counter()
     fields: dict[str, object] = {"paasid": headers.get("x-tif-paasid")}
-    result = _handle(state, headers, body, fields)
+    try:
+        result = _handle(state, headers, body, fields)
+    except Exception:  # whatever went wrong, the client gets the envelope, not a bare 500
+        logs.log("callService failed", logging.ERROR, exc_info=True, **fields)
+        fields |= {"infcode": FAILURE, "err_msg": "internal error"}
+        result = _refused("系统内部错误，交易未办理", status=500)
     fields["status"] = result.status_code
     fields["ms"] = round((time.perf_counter() - started) * 1000, 1)
     logs.log("callService", logging.WARNING if fields.get("infcode") != SUCCESS else logging.INFO, **fields)
@@ -108,10 +113,6 @@ def _handle(state, headers, body: bytes, fields: dict) -> Response:
         message = "与同时办理的另一笔交易冲突，未办理，请重试"
         fields |= {"infcode": FAILURE, "err_msg": message}
         return _refused(message, region)
-    except Exception:
-        logs.log("callService failed", logging.ERROR, exc_info=True, **fields)
-        fields |= {"infcode": FAILURE, "err_msg": "internal error"}
-        return _refused("系统内部错误，交易未办理", region, status=500)
     if output is None:  # a write: answered in its own transaction, or by the settlement's idempotency key
         if call.answer is None:
             with engine.connect() as conn:

@@ -415,6 +415,7 @@ def _outpatient(call: Call, conn: Connection, req: OutpatientSettle) -> tuple[Se
     _med_type(req.med_type)
     person = _patient(call, conn, req.psn_no, req)
     visit = visits.open_visit(conn, call.fixmedins_code, req.mdtrt_id, req.psn_no)
+    settling.not_settled(conn, req.mdtrt_id)
     if req.insutype != person["insutype"]:
         raise InputError(f"insutype: {req.insutype!r} is not the person's ({person['insutype']})",
                          f"insutype {req.insutype!r} 与参保人险种 {person['insutype']} 不符")

@@ -34,7 +34,8 @@ class Credential(NamedTuple):
 
 
 class Unauthorized(Exception):
-    """A request the gateway refuses (HTTP 401); the message says why without repeating any secret."""
+    """A request the gateway refuses (HTTP 401); the message (in Chinese, for err_msg) says why without repeating
+    any secret."""
 
 
 def credentials_for(engine: Engine, fixmedins_code: str, rotate: bool = False) -> Credential:
@@ -65,28 +66,28 @@ def authenticate(engine: Engine, headers: Mapping[str, str], at: datetime | None
     """The institution a signed request comes from, or Unauthorized. The nonce is remembered."""
     missing = [h for h in HEADERS if not headers.get(h)]
     if missing:
-        raise Unauthorized(f"missing header {', '.join(missing)}")
+        raise Unauthorized(f"缺少请求头 {'、'.join(missing)}")
     paasid, stamp, nonce, signed = (headers[h] for h in HEADERS)
     if len(nonce) > 64:
-        raise Unauthorized("x-tif-nonce longer than 64 characters")
+        raise Unauthorized("x-tif-nonce 超过 64 个字符")
     at = at or now()
     try:
         sent = datetime.fromtimestamp(int(stamp))
     except (ValueError, OverflowError, OSError):
-        raise Unauthorized(f"x-tif-timestamp {stamp[:20]!r} is not unix seconds") from None
+        raise Unauthorized(f"x-tif-timestamp {stamp[:20]!r} 不是 Unix 时间戳（秒）") from None
     if abs(sent - at) > WINDOW:
-        raise Unauthorized(f"x-tif-timestamp {stamp} is more than 5 minutes from the server's clock")
+        raise Unauthorized(f"x-tif-timestamp {stamp} 与服务器时间相差超过 5 分钟")
     with engine.connect() as conn:
         found = conn.execute(_BY_PAASID, {"paasid": paasid}).first()
         if found is None or not hmac.compare_digest(signature(stamp, found.secret, nonce), signed.lower()):
-            raise Unauthorized("unknown x-tif-paasid or wrong x-tif-signature")
+            raise Unauthorized("x-tif-paasid 未知或 x-tif-signature 签名不符")
         if conn.dialect.name == "postgresql":
             # A nonce lost in a crash could only be replayed within its 5 minutes: not worth a WAL flush each.
             conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         fresh = conn.execute(_insert_nonce(conn), {"paasid": paasid, "nonce": nonce, "seen_at": at}).scalar()
         conn.commit()
     if fresh is None:
-        raise Unauthorized("x-tif-nonce was used before (replay)")
+        raise Unauthorized("x-tif-nonce 已使用过（重放请求）")
     return found.fixmedins_code
 
 

@@ -348,7 +348,7 @@ def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool)
     own_paid = next((amount for p, amount in parts if p == req.psn_no), 0)
     p = visit.person
     if req.mdtrt_id is not None:
-        _not_settled(conn, req.mdtrt_id)
+        not_settled(conn, req.mdtrt_id)
     row = {
         "setl_id": _new_id("S"), "mdtrt_id": req.mdtrt_id or _new_id("M"), "idem_key": req.key, "psn_no": req.psn_no,
         "fixmedins_code": req.fixmedins_code, "prescriber_code": req.prescriber, "setl_date": req.date,
@@ -370,8 +370,13 @@ _STANDING = select(settlements.c.setl_id).where(
     settlements.c.reversed_by.is_(None))
 
 
-def _not_settled(conn: Connection, mdtrt_id: str) -> None:
-    found = conn.execute(_STANDING, {"mdtrt_id": mdtrt_id}).scalar()
+def standing_settlement(conn: Connection, mdtrt_id: str) -> str | None:
+    """The setl_id of the visit's settlement that stands (neither reversed nor a reversal), if any."""
+    return conn.execute(_STANDING, {"mdtrt_id": mdtrt_id}).scalar()
+
+
+def not_settled(conn: Connection, mdtrt_id: str) -> None:
+    found = standing_settlement(conn, mdtrt_id)
     if found is not None:
         raise InputError(f"mdtrt_id: {mdtrt_id} is already settled (setl_id {found}); reverse it first",
                          f"就诊 mdtrt_id {mdtrt_id} 已结算（setl_id {found}），不能重复结算；如需重新结算请先撤销")
@@ -428,7 +433,7 @@ def settle(engine: Engine, book: PolicyBook, req: SettleRequest, also: Also | No
             if req.mdtrt_id is not None:
                 with engine.connect() as conn:
                     if req.key is None or not conn.execute(_KEY_SEEN, {"key": req.key}).first():
-                        _not_settled(conn, req.mdtrt_id)
+                        not_settled(conn, req.mdtrt_id)
             if req.key is None:
                 raise
             seen = True

@@ -13,16 +13,16 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from gongji.engine.bill import PRICE_SCALE
 from gongji.engine.dates import age_on
 from gongji.errors import InputError
 from gongji.money import div_half_up
 from gongji.services.records import HOSPITAL, INSUTYPE_EMPLOYEE
-from gongji.services.settlement import FeeLine, split_fee_lines
+from gongji.services.settlement import FeeLine, split_fee_lines, standing_settlement
 from gongji.store.ledger import now
-from gongji.store.tables import fee_details, institutions, persons, settlements, visits
+from gongji.store.tables import fee_details, institutions, persons, visits
 
 ALL_BATCHES = "0000"
 """chrg_bchno that 2205 uses for every unsettled line of the visit."""
@@ -77,14 +77,8 @@ def open_visit(conn: Connection, fixmedins_code: str, mdtrt_id: str, psn_no: str
     return found
 
 
-def _standing_settlement(conn: Connection, mdtrt_id: str) -> str | None:
-    return conn.execute(select(settlements.c.setl_id).where(
-        settlements.c.mdtrt_id == mdtrt_id, settlements.c.reverses.is_(None),
-        settlements.c.reversed_by.is_(None))).scalar()
-
-
 def cancel(conn: Connection, visit: Mapping) -> None:
-    settled = _standing_settlement(conn, visit["mdtrt_id"])
+    settled = standing_settlement(conn, visit["mdtrt_id"])
     if settled is not None:
         raise InputError(f"mdtrt_id: {visit['mdtrt_id']} is settled ({settled}); reverse the settlement first",
                          f"就诊 mdtrt_id {visit['mdtrt_id']} 已结算（setl_id {settled}），请先撤销结算再撤销挂号")
@@ -101,14 +95,18 @@ def record_info(conn: Connection, visit: Mapping, med_type: str, dise_codg: str 
 def upload_fees(conn: Connection, visit: Mapping, lines: list[dict]) -> list[dict]:
     """Store the visit's fee lines and return each line's split (the 2204 result). `lines` carry feedetl_sn,
     chrg_bchno, med_list_codg, pric and cnt (1/10000), det_item_fee_sumamt (fen) and optional fields."""
-    seen = set(conn.execute(select(fee_details.c.feedetl_sn)
-                            .where(fee_details.c.mdtrt_id == visit["mdtrt_id"])).scalars())
+    uploaded = set(conn.execute(select(fee_details.c.feedetl_sn)
+                                .where(fee_details.c.mdtrt_id == visit["mdtrt_id"])).scalars())
+    sent: set[str] = set()
     for i, line in enumerate(lines):
         sn = line["feedetl_sn"]
-        if sn in seen:
+        if sn in uploaded:
             raise InputError(f"feedetail[{i}].feedetl_sn: {sn!r} was already uploaded for this visit",
-                             f"feedetail[{i}].feedetl_sn {sn!r} 在本次就诊中重复（已上传过），不能重复上传")
-        seen.add(sn)
+                             f"feedetail[{i}].feedetl_sn {sn!r} 在本次就诊中已上传过，不能重复上传")
+        if sn in sent:
+            raise InputError(f"feedetail[{i}].feedetl_sn: {sn!r} appears twice in the upload",
+                             f"feedetail[{i}].feedetl_sn {sn!r} 在本次上传中重复")
+        sent.add(sn)
         expected = line_amount(line["pric"], line["cnt"])
         if line["det_item_fee_sumamt"] != expected:
             raise InputError(
@@ -165,7 +163,3 @@ def unmark_settled(conn: Connection, setl_id: str) -> None:
     """After a reversal the lines are unsettled again: the hospital may settle them anew or withdraw them."""
     conn.execute(update(fee_details).where(fee_details.c.setl_id == setl_id).values(setl_id=None))
 
-
-def count_lines(conn: Connection, mdtrt_id: str) -> int:
-    return conn.execute(select(func.count()).select_from(fee_details)
-                        .where(fee_details.c.mdtrt_id == mdtrt_id)).scalar_one()
