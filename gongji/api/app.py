@@ -19,6 +19,5 @@ def create_app(engine: Engine, book: PolicyBook) -> FastAPI:
     app.state.book = book
     app.include_router(health.router)
     app.include_router(interface.router)
-    if hasattr(admin, "router"):  # TEMP
-        app.include_router(admin.router)
+    app.include_router(admin.router)
     return app

@@ -8,6 +8,7 @@ health, fitness, wellness or other spending outside basic medical insurance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -71,9 +72,10 @@ def pay_premium(engine: Engine, psn_no: str, kind: str, amount: int, on: date, r
 
 
 def change_status(engine: Engine, psn_no: str, status: str, on: date, reason: str = "",
-                  heir: str = "") -> int:
+                  heir: str = "", also: Callable[[Connection, dict], None] | None = None) -> int:
     """Set psn_insu_stas. On death the balance is paid to the named heir and the account closed; returns the
-    amount paid out."""
+    amount paid out. `also(conn, person)` runs at the end of the same transaction, given the person's row as it
+    was before (the change itself it can read through `conn`)."""
     if status not in (NORMAL, PAUSED, TERMINATED):
         raise InputError(f"status: {status!r} is not 1 (normal), 2 (paused) or 4 (terminated)")
     if reason == DEATH and status != TERMINATED:
@@ -89,17 +91,23 @@ def change_status(engine: Engine, psn_no: str, status: str, on: date, reason: st
             raise InputError(f"date: {on} is before the person was insured ({person['psn_insu_date']})")
         conn.execute(update(persons).where(persons.c.psn_no == psn_no)
                      .values(psn_insu_stas=status, stas_reason=reason or None, stas_date=on))
-        if reason != DEATH:
-            return 0
-        balance = conn.execute(select(accounts.c.balance).where(accounts.c.psn_no == psn_no)
-                               .with_for_update()).scalar_one()
-        if balance:
-            account_move(conn, psn_no, -balance, INHERITANCE, on, memo=f"paid to heir {heir.strip()} (继承)")
-        conn.execute(update(accounts).where(accounts.c.psn_no == psn_no).values(closed_on=on))
-        conn.execute(update(authorizations).where(
-            (authorizations.c.owner_psn_no == psn_no) | (authorizations.c.user_psn_no == psn_no),
-            authorizations.c.revoked_at.is_(None)).values(revoked_at=now()))
-        return balance
+        paid = _on_death(conn, psn_no, on, heir) if reason == DEATH else 0
+        if also is not None:
+            also(conn, dict(person))
+        return paid
+
+
+def _on_death(conn: Connection, psn_no: str, on: date, heir: str) -> int:
+    """The balance to the heir, the account closed, every authorization from or to it ended; the amount paid."""
+    balance = conn.execute(select(accounts.c.balance).where(accounts.c.psn_no == psn_no)
+                           .with_for_update()).scalar_one()
+    if balance:
+        account_move(conn, psn_no, -balance, INHERITANCE, on, memo=f"paid to heir {heir.strip()} (继承)")
+    conn.execute(update(accounts).where(accounts.c.psn_no == psn_no).values(closed_on=on))
+    conn.execute(update(authorizations).where(
+        (authorizations.c.owner_psn_no == psn_no) | (authorizations.c.user_psn_no == psn_no),
+        authorizations.c.revoked_at.is_(None)).values(revoked_at=now()))
+    return balance
 
 
 @dataclass

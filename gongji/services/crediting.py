@@ -12,7 +12,7 @@ equal). A run is recorded per region and month; a second run credits nothing and
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from sqlalchemy import Connection, Engine, and_, case, func, literal, select, update
@@ -182,15 +182,23 @@ def count_members(engine: Engine, admdvs: str, month: date) -> int:
 
 
 def credit_month(engine: Engine, book: PolicyBook, month: date, admdvs: str,
-                 advance: Callable[[int], None] = lambda n: None) -> RegionCredit:
-    """Credit one region for one month in one transaction; a repeated run returns `already`."""
+                 advance: Callable[[int], None] = lambda n: None,
+                 also: Callable[[Connection, dict], None] | None = None) -> RegionCredit:
+    """Credit one region for one month in one transaction; a repeated run returns `already`. `also(conn, run)`
+    runs at the end of the same transaction when the month is credited, given the result and the run's id."""
     try:
         version = book.policy_for(admdvs, month)
     except PolicyNotFound as exc:
         raise InputError(f"--region {admdvs}, --month {month:%Y-%m}: {exc}") from None
-    result = runs.once(engine, CREDIT_RUN, admdvs, month,
-                       lambda conn, run_id: credit_region(conn, version, admdvs, month, run_id, advance))
-    return result or RegionCredit(admdvs, month, policy=version.title, already=True)
+
+    def work(conn: Connection, run_id: int) -> RegionCredit:
+        result = credit_region(conn, version, admdvs, month, run_id, advance)
+        if also is not None:
+            also(conn, asdict(result) | {"run_id": run_id})
+        return result
+
+    return runs.once(engine, CREDIT_RUN, admdvs, month, work) or RegionCredit(admdvs, month, policy=version.title,
+                                                                              already=True)
 
 
 def deposit(engine: Engine, admdvs: str, amount: int, on: date, memo: str = "") -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -33,7 +33,12 @@ def relation_between(conn: Connection, owner: Mapping, relative: Mapping) -> str
     return INVERSE[found] if found else None
 
 
-def authorize(engine: Engine, owner_psn_no: str, user_psn_no: str, at: datetime | None = None) -> dict:
+Also = Callable[[Connection, dict], None]
+"""More work the caller does at the end of the use case's own transaction, given the authorization row."""
+
+
+def authorize(engine: Engine, owner_psn_no: str, user_psn_no: str, at: datetime | None = None,
+              also: Also | None = None) -> dict:
     """Let `user_psn_no` use `owner_psn_no`'s account; only a spouse, parent or child may be authorized."""
     with transaction(engine) as conn:
         owner = registered_person(conn, owner_psn_no, "owner")
@@ -55,15 +60,25 @@ def authorize(engine: Engine, owner_psn_no: str, user_psn_no: str, at: datetime 
         row = {"owner_psn_no": owner_psn_no, "user_psn_no": user_psn_no, "relation": relation,
                "granted_at": at or now(), "revoked_at": None}
         conn.execute(insert(authorizations).values(**row))
+        if also is not None:
+            also(conn, row)
     return row
 
 
-def revoke(engine: Engine, owner_psn_no: str, user_psn_no: str, at: datetime | None = None) -> None:
+def revoke(engine: Engine, owner_psn_no: str, user_psn_no: str, at: datetime | None = None,
+           also: Also | None = None) -> dict:
+    """End `user_psn_no`'s use of `owner_psn_no`'s account; returns the authorization as revoked."""
     with transaction(engine) as conn:
         registered_person(conn, owner_psn_no, "owner")
         registered_person(conn, user_psn_no, "relative")
-        done = conn.execute(update(authorizations).where(
+        row = conn.execute(update(authorizations).where(
             authorizations.c.owner_psn_no == owner_psn_no, authorizations.c.user_psn_no == user_psn_no,
-            authorizations.c.revoked_at.is_(None)).values(revoked_at=at or now()))
-        if done.rowcount == 0:
+            authorizations.c.revoked_at.is_(None)).values(revoked_at=at or now())
+            .returning(authorizations.c.owner_psn_no, authorizations.c.user_psn_no, authorizations.c.relation,
+                       authorizations.c.granted_at, authorizations.c.revoked_at)).mappings().first()
+        if row is None:
             raise InputError(f"relative: {user_psn_no} is not authorized to use {owner_psn_no}'s account")
+        row = dict(row)
+        if also is not None:
+            also(conn, row)
+    return row

@@ -1,4 +1,5 @@
-"""`gongji import persons|relations|institutions|catalogue FILE.csv`: a whole file or nothing.
+"""`gongji import persons|relations|institutions|catalogue FILE.csv`: a whole file or nothing; and one record
+at a time (the admin API), checked and written the same way.
 
 Columns are the national platform's field names (see README). UTF-8 with or without BOM. Every row is
 checked before anything is written; a bad row is reported as "line N, field: reason (value: ...)" and the
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy.exc import IntegrityError
 
 from gongji.errors import InputError, describe, short_repr
 from gongji.policy.loader import PolicyBook, PolicyNotFound
@@ -141,10 +143,10 @@ def _existing(conn: Connection, table: Table, key: tuple[str, ...], rows: list[d
     return found
 
 
-def _check_persons(conn: Connection, records: list[tuple[int, PersonRecord]], book: PolicyBook) -> None:
+def _check_persons(conn: Connection, records: list[tuple[str, PersonRecord]], book: PolicyBook) -> None:
     errors = []
     regions: dict[str, str | None] = {}
-    for line, r in records:
+    for where, r in records:
         if r.insuplc_admdvs not in regions:
             try:
                 book.region(r.insuplc_admdvs)
@@ -152,31 +154,31 @@ def _check_persons(conn: Connection, records: list[tuple[int, PersonRecord]], bo
             except PolicyNotFound as exc:
                 regions[r.insuplc_admdvs] = str(exc)
         if regions[r.insuplc_admdvs]:
-            errors.append(f"line {line}, insuplc_admdvs: {regions[r.insuplc_admdvs]}")
+            errors.append(f"{where}insuplc_admdvs: {regions[r.insuplc_admdvs]}")
     certs = [r.certno for _l, r in records]
     owners = {}
     for i in range(0, len(certs), CHUNK):
         owners.update(conn.execute(select(persons.c.certno, persons.c.psn_no)
                                    .where(persons.c.certno.in_(certs[i:i + CHUNK]))).all())
-    for line, r in records:
+    for where, r in records:
         if owners.get(r.certno, r.psn_no) != r.psn_no:
-            errors.append(f"line {line}, certno: {r.certno} is already registered as psn_no {owners[r.certno]}")
+            errors.append(f"{where}certno: {r.certno} is already registered as psn_no {owners[r.certno]}")
     if errors:
         raise InputError(_summary(errors))
 
 
-def _check_relations(conn: Connection, records: list[tuple[int, RelationRecord]]) -> None:
+def _check_relations(conn: Connection, records: list[tuple[str, RelationRecord]]) -> None:
     wanted = sorted({r.psn_no for _l, r in records})
     own = {}
     for i in range(0, len(wanted), CHUNK):
         own.update(conn.execute(select(persons.c.psn_no, persons.c.certno)
                                 .where(persons.c.psn_no.in_(wanted[i:i + CHUNK]))).all())
     errors = []
-    for line, r in records:
+    for where, r in records:
         if r.psn_no not in own:
-            errors.append(f"line {line}, psn_no: {r.psn_no!r} is not a registered person (import persons first)")
+            errors.append(f"{where}psn_no: {r.psn_no!r} is not a registered person (import persons first)")
         elif own[r.psn_no] == r.relative_certno:
-            errors.append(f"line {line}, relative_certno: {r.relative_certno} is the person's own ID number")
+            errors.append(f"{where}relative_certno: {r.relative_certno} is the person's own ID number")
     if errors:
         raise InputError(_summary(errors))
 
@@ -185,32 +187,64 @@ def import_csv(engine: Engine, kind: str, data: bytes, book: PolicyBook) -> Impo
     """Check every row of `data`, then write them all in one transaction."""
     if kind not in KINDS:
         raise InputError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
-    spec = KINDS[kind]
     records = _validate(kind, read_rows(data, kind))
-    result = ImportResult(kind, rows=len(records))
     with transaction(engine) as conn:
-        if kind == "persons":
-            _check_persons(conn, records, book)
-        elif kind == "relations":
-            _check_relations(conn, records)
-        rows = [spec.to_row(r) for _l, r in records]
-        stored = _existing(conn, spec.table, spec.key, rows)
-        new, changed = [], []
-        for r in rows:
-            before = stored.get(tuple(r[c] for c in spec.key))
-            if before is None:
-                new.append(r)
-            elif any(before[c] != v for c, v in r.items()):
-                changed.append(r)
-        if new:
-            conn.execute(spec.table.insert(), new)
-        for r in changed:
-            conn.execute(update(spec.table).where(*(spec.table.c[c] == r[c] for c in spec.key)).values(**r))
-        result.inserted, result.updated = len(new), len(changed)
-        result.unchanged = len(rows) - len(new) - len(changed)
-        if kind == "persons":
-            _open_accounts(conn, [r for _l, r in records], {r["psn_no"] for r in new}, result)
+        return write_records(conn, kind, [(f"line {line}, ", r) for line, r in records], book)
+
+
+def write_records(conn: Connection, kind: str, records: list[tuple[str, BaseModel]], book: PolicyBook) -> ImportResult:
+    """Check valid records against the database and write them in the caller's transaction: a new one is
+    inserted (a new person with an account), a changed one updated. Each record comes with where it came from
+    ("line 3, " in a file), which starts its error messages."""
+    spec = KINDS[kind]
+    result = ImportResult(kind, rows=len(records))
+    if kind == "persons":
+        _check_persons(conn, records, book)
+    elif kind == "relations":
+        _check_relations(conn, records)
+    rows = [spec.to_row(r) for _w, r in records]
+    stored = _existing(conn, spec.table, spec.key, rows)
+    new, changed = [], []
+    for r in rows:
+        before = stored.get(tuple(r[c] for c in spec.key))
+        if before is None:
+            new.append(r)
+        elif any(before[c] != v for c, v in r.items()):
+            changed.append(r)
+    if new:
+        conn.execute(spec.table.insert(), new)
+    for r in changed:
+        conn.execute(update(spec.table).where(*(spec.table.c[c] == r[c] for c in spec.key)).values(**r))
+    result.inserted, result.updated = len(new), len(changed)
+    result.unchanged = len(rows) - len(new) - len(changed)
+    if kind == "persons":
+        _open_accounts(conn, [r for _w, r in records], {r["psn_no"] for r in new}, result)
     return result
+
+
+class AlreadyRegistered(InputError):
+    """A record added on its own whose key is already registered."""
+
+
+def add_record(engine: Engine, kind: str, record: BaseModel, book: PolicyBook,
+               also: Callable[[Connection, dict], None] | None = None) -> dict:
+    """Add one new record as a file of that one row would, in one transaction; returns its row. A key already
+    registered is refused (AlreadyRegistered): one record at a time adds, a file also updates. `also(conn, row)`
+    runs at the end of the same transaction."""
+    spec = KINDS[kind]
+    row = spec.to_row(record)
+    key = "/".join(spec.key)
+    value = "/".join(str(row[c]) for c in spec.key)
+    try:
+        with transaction(engine) as conn:
+            if conn.execute(select(spec.table).where(*(spec.table.c[c] == row[c] for c in spec.key))).first():
+                raise AlreadyRegistered(f"{key}: {value!r} is already registered")
+            write_records(conn, kind, [("", record)], book)
+            if also is not None:
+                also(conn, row)
+    except IntegrityError:  # the same record added at the same time
+        raise AlreadyRegistered(f"{key}: {value!r} was registered at the same time by another request") from None
+    return row
 
 
 def _open_accounts(conn: Connection, records: list[PersonRecord], new: set[str], result: ImportResult) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
 from gongji.engine.bill import CLASS_A, CLASS_B, CLASS_C, PRICE_SCALE
-from gongji.money import MoneyError, parse_ratio, to_decimal, yuan_to_fen
+from gongji.money import MoneyError, format_yuan, parse_ratio, to_decimal, yuan_to_fen
 from gongji.policy.values import IN_SERVICE, RETIRED
 
 ITEM_CLASSES = {"甲": CLASS_A, "A": CLASS_A, "01": CLASS_A, "乙": CLASS_B, "B": CLASS_B, "02": CLASS_B,
@@ -59,7 +59,19 @@ def _flag(value: object) -> bool:
     raise ValueError("must be 1 or 0")
 
 
-Yuan = Annotated[int, BeforeValidator(_non_negative(yuan_to_fen))]
+MAX_AMOUNT = 100_000_000_000
+"""1,000,000,000.00 yuan, in fen: above any real amount, and a region's sum of them still fits a 64-bit column."""
+
+
+def _amount(value: object) -> int:
+    fen = _non_negative(yuan_to_fen)(value)
+    if fen > MAX_AMOUNT:
+        raise ValueError(f"must not be more than {format_yuan(MAX_AMOUNT)} yuan")
+    return fen
+
+
+Yuan = Annotated[int, BeforeValidator(_amount),
+                 WithJsonSchema({"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$", "examples": ["123.45"]})]
 """An amount in yuan ('123.45'), held as fen."""
 UnitPrice = Annotated[int, BeforeValidator(_non_negative(lambda v: _scaled(v, "unit price in yuan")))]
 """A unit price in yuan with up to four decimals, held in 1/10000 yuan."""
@@ -108,7 +120,7 @@ class PersonRecord(Record):
     psn_type: Annotated[str, Field(pattern=r"^1[12]\d{0,4}$")]
     """人员类别: 11 (or 11xx) in service, 12 (or 12xx) retired."""
     insuplc_admdvs: Admdvs
-    emp_name: str = ""
+    emp_name: Annotated[str, Field(max_length=200)] = ""
     crt_cont_base: Yuan = 0
     """缴费基数: the monthly contribution base."""
     pension: Yuan = 0
