@@ -10,7 +10,7 @@ from gongji.policy.loader import PolicyBook
 
 
 def create_app(engine: Engine, book: PolicyBook) -> FastAPI:
-    from gongji.api import admin, health, interface
+    from gongji.api import admin, health, interface, logs
 
     app = FastAPI(title="gongji (共济)", version="0.1.0",
                   description="Employee medical insurance outpatient mutual aid: the national-platform transaction "
@@ -20,4 +20,5 @@ def create_app(engine: Engine, book: PolicyBook) -> FastAPI:
     app.include_router(health.router)
     app.include_router(interface.router)
     app.include_router(admin.router)
+    app.add_middleware(logs.AccessLog, skip=interface.PATH)
     return app

@@ -65,23 +65,22 @@ def handle(state, headers, body: bytes) -> Response:
 
 def _handle(state, headers, body: bytes, fields: dict) -> Response:
     engine = state.engine
-    try:
-        institution = authenticate(engine, headers)
-    except Unauthorized as exc:
-        fields |= {"infcode": FAILURE, "err_msg": f"unauthorized: {exc}"}
-        return _refused(f"身份认证失败（{exc}）", status=401)
+    envelope, problem = _envelope(body)
+    with engine.connect() as conn:  # one connection for the signature, the nonce and a msgid answered before
+        try:
+            institution = authenticate(conn, headers)
+        except Unauthorized as exc:
+            conn.rollback()
+            fields |= {"infcode": FAILURE, "err_msg": f"unauthorized: {exc}"}
+            return _refused(f"身份认证失败（{exc}）", status=401)
+        seen = None
+        if problem is None and envelope.fixmedins_code == institution and envelope.infno in HANDLERS:
+            seen = stored_answer(conn, institution, envelope.msgid)
+        conn.commit()
     fields["fixmedins_code"] = institution
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        fields |= {"infcode": FAILURE, "err_msg": "malformed JSON"}
-        return _refused(f"请求报文不是合法的 JSON（{exc.msg}，第 {exc.pos} 个字符）")
-    try:
-        envelope = Envelope.model_validate(data)
-    except ValidationError as exc:
-        message = zh_errors(exc, "")
-        fields |= {"infcode": FAILURE, "err_msg": message}
-        return _refused(message)
+    if problem is not None:
+        fields |= {"infcode": FAILURE, "err_msg": problem}
+        return _refused(problem)
     fields |= {"msgid": envelope.msgid, "infno": envelope.infno}
     region = envelope.mdtrtarea_admvs
     if envelope.fixmedins_code != institution:
@@ -93,8 +92,6 @@ def _handle(state, headers, body: bytes, fields: dict) -> Response:
         message = f"infno {envelope.infno!r} 不支持：本系统办理的交易为 {'、'.join(sorted(HANDLERS))}"
         fields |= {"infcode": FAILURE, "err_msg": message}
         return _refused(message, region)
-    with engine.connect() as conn:
-        seen = stored_answer(conn, institution, envelope.msgid)
     if seen is not None:
         return _replay(seen, envelope, fields, region)
     call = Call(engine, state.book, envelope, region)
@@ -121,6 +118,18 @@ def _handle(state, headers, body: bytes, fields: dict) -> Response:
         return _json(200, call.answer)
     fields["infcode"] = SUCCESS
     return _json(200, response(SUCCESS, output, None, region))
+
+
+def _envelope(body: bytes) -> tuple[Envelope | None, str | None]:
+    """The parsed envelope, or why there is none (said only to a caller who passed the signature check)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return None, f"请求报文不是合法的 JSON（{exc.msg}，第 {exc.pos} 个字符）"
+    try:
+        return Envelope.model_validate(data), None
+    except ValidationError as exc:
+        return None, zh_errors(exc, "")
 
 
 def _replay(seen: tuple[str, dict] | None, envelope: Envelope, fields: dict, region: str) -> Response:

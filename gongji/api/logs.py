@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sys
+import time
 from datetime import UTC, datetime
 
 from gongji.masking import mask_certno
@@ -40,3 +41,27 @@ def configure(level: int = logging.INFO) -> None:
 def log(event: str, level: int = logging.INFO, exc_info: bool = False, **fields: object) -> None:
     if LOGGER.isEnabledFor(level):
         LOGGER.log(level, event, extra={"fields": fields}, exc_info=exc_info)
+
+
+class AccessLog:
+    """ASGI middleware: one JSON line per request of the admin API and /healthz (the national endpoint logs its
+    own line, with msgid and infcode)."""
+
+    def __init__(self, app, skip: str):
+        self.app, self.skip = app, skip
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] == self.skip:
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), [500]
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            log("request", logging.WARNING if status[0] >= 500 else logging.INFO, method=scope["method"],
+                path=scope["path"], status=status[0], ms=round((time.perf_counter() - started) * 1000, 1))

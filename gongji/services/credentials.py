@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import Engine, bindparam, delete, select
+from sqlalchemy import Connection, Engine, bindparam, delete, select
 
 from gongji.errors import InputError
 from gongji.store.db import transaction
@@ -62,8 +62,9 @@ _BY_PAASID = select(credentials.c.fixmedins_code, credentials.c.secret).where(
     credentials.c.paasid == bindparam("paasid"))
 
 
-def authenticate(engine: Engine, headers: Mapping[str, str], at: datetime | None = None) -> str:
-    """The institution a signed request comes from, or Unauthorized. The nonce is remembered."""
+def authenticate(conn: Connection, headers: Mapping[str, str], at: datetime | None = None) -> str:
+    """The institution a signed request comes from, or Unauthorized. The nonce is remembered when the caller
+    commits `conn` (a request that goes on shares the connection for its first reads)."""
     missing = [h for h in HEADERS if not headers.get(h)]
     if missing:
         raise Unauthorized(f"缺少请求头 {'、'.join(missing)}")
@@ -77,16 +78,13 @@ def authenticate(engine: Engine, headers: Mapping[str, str], at: datetime | None
         raise Unauthorized(f"x-tif-timestamp {stamp[:20]!r} 不是 Unix 时间戳（秒）") from None
     if abs(sent - at) > WINDOW:
         raise Unauthorized(f"x-tif-timestamp {stamp} 与服务器时间相差超过 5 分钟")
-    with engine.connect() as conn:
-        found = conn.execute(_BY_PAASID, {"paasid": paasid}).first()
-        if found is None or not hmac.compare_digest(signature(stamp, found.secret, nonce), signed.lower()):
-            raise Unauthorized("x-tif-paasid 未知或 x-tif-signature 签名不符")
-        if conn.dialect.name == "postgresql":
-            # A nonce lost in a crash could only be replayed within its 5 minutes: not worth a WAL flush each.
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        fresh = conn.execute(_insert_nonce(conn), {"paasid": paasid, "nonce": nonce, "seen_at": at}).scalar()
-        conn.commit()
-    if fresh is None:
+    found = conn.execute(_BY_PAASID, {"paasid": paasid}).first()
+    if found is None or not hmac.compare_digest(signature(stamp, found.secret, nonce), signed.lower()):
+        raise Unauthorized("x-tif-paasid 未知或 x-tif-signature 签名不符")
+    if conn.dialect.name == "postgresql":
+        # A nonce lost in a crash could only be replayed within its 5 minutes: not worth a WAL flush each.
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    if conn.execute(_insert_nonce(conn), {"paasid": paasid, "nonce": nonce, "seen_at": at}).scalar() is None:
         raise Unauthorized("x-tif-nonce 已使用过（重放请求）")
     return found.fixmedins_code
 

@@ -166,8 +166,7 @@ def split_fee_lines(conn: Connection, fee_lines: list[FeeLine], person: Mapping,
                     ) -> tuple[BillSplit, list[dict]]:
     """The bill's four parts and each line's, by the catalogue and the person's gender and age (限性别, 限年龄)."""
     codes = sorted({line.med_list_codg for line in fee_lines})
-    items = {r["med_list_codg"]: r for r in conn.execute(
-        select(catalogue).where(catalogue.c.med_list_codg.in_(codes))).mappings()}
+    items = {r["med_list_codg"]: r for r in conn.execute(_ITEMS, {"codes": codes}).mappings()}
     total, rows = BillSplit(0, 0, 0, 0, 0), []
     for i, line in enumerate(fee_lines):
         item = items.get(line.med_list_codg)
@@ -192,6 +191,7 @@ def split_fee_lines(conn: Connection, fee_lines: list[FeeLine], person: Mapping,
     return total, rows
 
 
+_ITEMS = select(catalogue).where(catalogue.c.med_list_codg.in_(bindparam("codes", expanding=True)))
 # Statements of the hot path, built once: building SQLAlchemy expressions per visit costs more than running them.
 _PERSON = select(persons).where(persons.c.psn_no == bindparam("psn_no"))
 _INSTITUTION = select(institutions).where(institutions.c.fixmedins_code == bindparam("code"))

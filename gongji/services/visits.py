@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from gongji.engine.bill import PRICE_SCALE
 from gongji.engine.dates import age_on
@@ -61,10 +61,20 @@ def register(conn: Connection, fixmedins_code: str, person: Mapping, ipt_otp_no:
     return mdtrt_id
 
 
+_VISIT = select(visits).where(visits.c.mdtrt_id == bindparam("mdtrt_id"))
+_VISIT_LOCKED = _VISIT.with_for_update()
+_UNSETTLED = (fee_details.c.mdtrt_id == bindparam("mdtrt_id")) & fee_details.c.setl_id.is_(None)
+_BATCH = select(fee_details).where(_UNSETTLED, fee_details.c.chrg_bchno == bindparam("chrg_bchno")) \
+    .order_by(fee_details.c.id)
+_ALL_BATCHES = select(fee_details).where(_UNSETTLED).order_by(fee_details.c.id)
+_SETTLE_LINES = update(fee_details).where(fee_details.c.id.in_(bindparam("ids", expanding=True))) \
+    .values(setl_id=bindparam("setl_id"))
+_UNSETTLE_LINES = update(fee_details).where(fee_details.c.setl_id == bindparam("b_setl_id")).values(setl_id=None)
+
+
 def open_visit(conn: Connection, fixmedins_code: str, mdtrt_id: str, psn_no: str, lock: bool = False) -> Mapping:
     """The registered, not cancelled visit of this institution and person."""
-    stmt = select(visits).where(visits.c.mdtrt_id == mdtrt_id)
-    found = conn.execute(stmt.with_for_update() if lock else stmt).mappings().first()
+    found = conn.execute(_VISIT_LOCKED if lock else _VISIT, {"mdtrt_id": mdtrt_id}).mappings().first()
     if found is None or found["fixmedins_code"] != fixmedins_code:
         raise InputError(f"mdtrt_id: {mdtrt_id!r} is not a visit of {fixmedins_code}",
                          f"mdtrt_id {mdtrt_id!r} 不存在：本机构没有这次就诊")
@@ -145,10 +155,8 @@ def delete_fees(conn: Connection, visit: Mapping, chrg_bchno: str) -> int:
 
 def batch_lines(conn: Connection, visit: Mapping, chrg_bchno: str) -> list[Mapping]:
     """The unsettled lines of a batch ("0000": of the whole visit), in upload order."""
-    where = [fee_details.c.mdtrt_id == visit["mdtrt_id"], fee_details.c.setl_id.is_(None)]
-    if chrg_bchno != ALL_BATCHES:
-        where.append(fee_details.c.chrg_bchno == chrg_bchno)
-    found = conn.execute(select(fee_details).where(*where).order_by(fee_details.c.id)).mappings().all()
+    found = conn.execute(_ALL_BATCHES if chrg_bchno == ALL_BATCHES else _BATCH,
+                         {"mdtrt_id": visit["mdtrt_id"], "chrg_bchno": chrg_bchno}).mappings().all()
     if not found:
         raise InputError(f"chrg_bchno: no unsettled fee lines of batch {chrg_bchno!r} in visit {visit['mdtrt_id']}",
                          f"chrg_bchno {chrg_bchno!r}：就诊 {visit['mdtrt_id']} 没有待结算的费用明细（请先 2204 上传）")
@@ -156,10 +164,10 @@ def batch_lines(conn: Connection, visit: Mapping, chrg_bchno: str) -> list[Mappi
 
 
 def mark_settled(conn: Connection, line_ids: list[int], setl_id: str) -> None:
-    conn.execute(update(fee_details).where(fee_details.c.id.in_(line_ids)).values(setl_id=setl_id))
+    conn.execute(_SETTLE_LINES, {"ids": line_ids, "setl_id": setl_id})
 
 
 def unmark_settled(conn: Connection, setl_id: str) -> None:
     """After a reversal the lines are unsettled again: the hospital may settle them anew or withdraw them."""
-    conn.execute(update(fee_details).where(fee_details.c.setl_id == setl_id).values(setl_id=None))
+    conn.execute(_UNSETTLE_LINES, {"b_setl_id": setl_id})
 

@@ -114,4 +114,5 @@ def test_serve_answers_logs_json_and_finishes_in_flight_requests_on_sigterm(regi
     assert (first["infno"], first["fixmedins_code"], first["infcode"]) == ("1101", H1, 0)
     refusal = next(e for e in calls if e["infcode"] == -1)
     assert "320000********9999" in refusal["err_msg"]
+    assert any(e["event"] == "request" and e["path"] == "/healthz" and e["status"] == 200 for e in entries)
     assert secret not in logs and MEMBER["certno"] not in logs and "320000195001019999" not in logs
