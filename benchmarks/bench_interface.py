@@ -58,9 +58,10 @@ from typing import NamedTuple
 
 import httpx
 import orjson
-from sqlalchemy import create_engine
+from bench_store import PostgresServer
 from sqlalchemy.engine import make_url
 
+from gongji.api.interface import PATH
 from gongji.demo import generate
 from gongji.policy.loader import load_book
 from gongji.services.credentials import credentials_for, signature
@@ -70,9 +71,8 @@ from gongji.store.db import open_engine
 
 REGION = "321000"
 YEAR = 2024
-PATH = "/fsi/api/rsfComIfsService/callService"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "gongji_bench"
+DB_NAME = "gongji_bench_interface"
 BIN = Path(sys.executable).parent
 SETTLEMENTS_TARGET = 1000.0
 P99_TARGET_MS = 50.0
@@ -80,35 +80,6 @@ LOAD_SHARE = 0.7
 WARMUP = 3.0
 
 # --- the database ------------------------------------------------------------------------------------------
-
-
-class PostgresServer:
-    """CREATE and DROP of the benchmark's own database on the server of `url`."""
-
-    def __init__(self, url: str):
-        self.url = make_url(url).set(drivername="postgresql+psycopg")
-        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
-
-    def url_of(self, name: str) -> str:
-        return self.url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
-
-    def version(self) -> str:
-        with self.admin.connect() as conn:
-            return conn.exec_driver_sql("SHOW server_version").scalar_one()
-
-    def create(self, name: str) -> str:
-        self.drop(name)
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        return self.url_of(name)
-
-    def drop(self, name: str) -> None:
-        assert name.startswith("gongji_bench"), name
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def close(self) -> None:
-        self.admin.dispose()
 
 
 class Site(NamedTuple):
@@ -982,7 +953,7 @@ def main() -> None:
     parser.add_argument("--pg-admin", default=ADMIN_URL, help="a database of the PostgreSQL server to create the "
                         "bench database from (default %(default)s)")
     parser.add_argument("--db-name", default=DB_NAME, help="the bench database, dropped and recreated "
-                        "(default %(default)s; must start with gongji_bench)")
+                        "(default %(default)s; must start with gongji_bench_)")
     parser.add_argument("--members", type=int, default=20_000, help="members (default %(default)s)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds of each phase and of "
                         "pgbench's run (default %(default)s)")
@@ -1009,8 +980,8 @@ def main() -> None:
                         help="before each phase, wait up to this long for the machine to be idle (default 0)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    if not args.db_name.startswith("gongji_bench"):
-        parser.error("--db-name must start with gongji_bench")
+    if not args.db_name.startswith("gongji_bench_"):
+        parser.error("--db-name must start with gongji_bench_")
     signal.signal(signal.SIGTERM, _interrupt)
     args.out.mkdir(parents=True, exist_ok=True)
 

@@ -73,7 +73,11 @@ class PostgresServer:
         self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
 
     def url_of(self, name: str) -> str:
-        return self.url.set(database=name).render_as_string(hide_password=False)
+        return self.url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+
+    def version(self) -> str:
+        with self.admin.connect() as conn:
+            return conn.exec_driver_sql("SHOW server_version").scalar_one()
 
     def create(self, name: str) -> str:
         assert name.startswith("gongji_bench_"), name
