@@ -122,6 +122,8 @@ def _handle(state, headers, body: bytes, fields: dict) -> Response:
 
 def _envelope(body: bytes) -> tuple[Envelope | None, str | None]:
     """The parsed envelope, or why there is none (said only to a caller who passed the signature check)."""
+    if b"\\u0000" in body:  # no field may hold NUL, and PostgreSQL text cannot
+        return None, "请求报文不能含 NUL 字符（\\u0000）"
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -215,7 +215,8 @@ def test_rotated_credential_old_refused_new_accepted(engine, book):
 @pytest.mark.parametrize("body, fragments", [
     (b"{not json", ["请求报文不是合法的 JSON"]),
     (b"[1, 2]", ["应为对象", "[1, 2]"]),
-], ids=["malformed", "array"])
+    (b'{"infno": "1101", "msgid": "a\\u0000b"}', ["NUL"]),
+], ids=["malformed", "array", "nul"])
 def test_not_an_envelope(engine, book, body, fragments):
     with served(engine, book) as srv:
         h = Institution(srv.url, engine, H1)
