@@ -40,6 +40,12 @@ def _refused(message: str, admdvs: str = NO_REGION, status: int = 200) -> Respon
     return _json(status, response(FAILURE, None, message, admdvs))
 
 
+def _refusal(fields: dict, message: str, admdvs: str = NO_REGION, status: int = 200) -> Response:
+    """A refusal, noted in the request's log line."""
+    fields |= {"infcode": FAILURE, "err_msg": message}
+    return _refused(message, admdvs, status)
+
+
 @router.post(PATH, include_in_schema=False)
 async def call_service(request: Request) -> Response:
     body = await request.body()
@@ -53,8 +59,7 @@ def handle(state, headers, body: bytes) -> Response:
         result = _handle(state, headers, body, fields)
     except Exception:  # whatever went wrong, the client gets the envelope, not a bare 500
         logs.log("callService failed", logging.ERROR, exc_info=True, **fields)
-        fields |= {"infcode": FAILURE, "err_msg": "internal error"}
-        result = _refused("系统内部错误，交易未办理", status=500)
+        result = _refusal(fields, "系统内部错误，交易未办理", status=500)
     fields["status"] = result.status_code
     fields["ms"] = round((time.perf_counter() - started) * 1000, 1)
     logs.log("callService", logging.WARNING if fields.get("infcode") != SUCCESS else logging.INFO, **fields)
@@ -71,27 +76,23 @@ def _handle(state, headers, body: bytes, fields: dict) -> Response:
             institution = authenticate(conn, headers)
         except Unauthorized as exc:
             conn.rollback()
-            fields |= {"infcode": FAILURE, "err_msg": f"unauthorized: {exc}"}
-            return _refused(f"身份认证失败（{exc}）", status=401)
+            return _refusal(fields, f"身份认证失败（{exc}）", status=401)
         seen = None
         if problem is None and envelope.fixmedins_code == institution and envelope.infno in HANDLERS:
             seen = stored_answer(conn, institution, envelope.msgid)
         conn.commit()
     fields["fixmedins_code"] = institution
     if problem is not None:
-        fields |= {"infcode": FAILURE, "err_msg": problem}
-        return _refused(problem)
+        return _refusal(fields, problem)
     fields |= {"msgid": envelope.msgid, "infno": envelope.infno}
     region = envelope.mdtrtarea_admvs
     if envelope.fixmedins_code != institution:
         message = f"fixmedins_code {envelope.fixmedins_code} 与访问凭证所属机构 {institution} 不符"
-        fields |= {"infcode": FAILURE, "err_msg": message}
-        return _refused(message, region, status=403)
+        return _refusal(fields, message, region, status=403)
     handler = HANDLERS.get(envelope.infno)
     if handler is None:
         message = f"infno {envelope.infno!r} 不支持：本系统办理的交易为 {'、'.join(sorted(HANDLERS))}"
-        fields |= {"infcode": FAILURE, "err_msg": message}
-        return _refused(message, region)
+        return _refusal(fields, message, region)
     if seen is not None:
         return _replay(seen, envelope, fields, region)
     call = Call(engine, state.book, envelope, region)
@@ -99,8 +100,7 @@ def _handle(state, headers, body: bytes, fields: dict) -> Response:
         output = handler(call, envelope.input)
     except InputError as exc:
         message = exc.zh or f"业务校验未通过：{exc}"
-        fields |= {"infcode": FAILURE, "err_msg": message}
-        return _refused(message, region)
+        return _refusal(fields, message, region)
     except IntegrityError:
         # A concurrent message with the same msgid (or for the same visit) committed first.
         with engine.connect() as conn:
@@ -108,8 +108,7 @@ def _handle(state, headers, body: bytes, fields: dict) -> Response:
         if seen is not None:
             return _replay(seen, envelope, fields, region)
         message = "与同时办理的另一笔交易冲突，未办理，请重试"
-        fields |= {"infcode": FAILURE, "err_msg": message}
-        return _refused(message, region)
+        return _refusal(fields, message, region)
     if output is None:  # a write: answered in its own transaction, or by the settlement's idempotency key
         if call.answer is None:
             with engine.connect() as conn:
@@ -140,7 +139,6 @@ def _replay(seen: tuple[str, dict] | None, envelope: Envelope, fields: dict, reg
     infno, answer = seen
     if infno != envelope.infno:
         message = f"msgid {envelope.msgid} 已用于交易 {infno}，不能再用于 {envelope.infno}"
-        fields |= {"infcode": FAILURE, "err_msg": message}
-        return _refused(message, region)
+        return _refusal(fields, message, region)
     fields |= {"infcode": answer["infcode"], "replayed": True}
     return _json(200, answer)

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
+from gongji.api import interface
 from gongji.masking import mask_certno
 from gongji.services import vouchers
 from gongji.services.credentials import credentials_for
@@ -499,3 +500,14 @@ def test_withdrawing_settled_fees(engine, book):
         m, _, _ = settled(h)
         msg = refused(engine, h, "2205", {"data": {"psn_no": "A", "mdtrt_id": m, "chrg_bchno": "B1"}})
     has(msg, "chrg_bchno", "'B1'", "没有可撤销")
+
+
+def test_a_failure_inside_gongji_is_answered_with_the_envelope_and_stores_nothing(engine, book, monkeypatch):
+    def broken(call, body):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(interface.HANDLERS, "2201", broken)
+    with served(engine, book) as srv:
+        h = Institution(srv.url, engine, H1)
+        msg = refused(engine, h, "2201", {"data": reg_data()}, status=500)
+    has(msg, "系统内部错误")
