@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from gongji.api import DEFAULT_THREADS
 from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, fail
 from gongji.cli.ops import Db, engine_or_fail
 from gongji.services import credentials, vouchers
@@ -23,6 +24,8 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    threads: Annotated[int, typer.Option(help="Requests each worker works on at once (and its database "
+                                         "connections).", min=1, max=200)] = DEFAULT_THREADS,
     db: Db = None, policy_dir: PolicyDir = None,
 ) -> None:
     """Serve the national-platform interface (/fsi/api/rsfComIfsService/callService), the admin API
@@ -32,6 +35,7 @@ def serve_command(
     engine_or_fail(db).dispose()
     book_or_fail(policy_dir)
     os.environ["GONGJI_DB_URL"] = database_url(db)
+    os.environ["GONGJI_THREADS"] = str(threads)
     if policy_dir is not None:
         os.environ["GONGJI_POLICY_DIR"] = str(policy_dir)
     uvicorn.run("gongji.api.server:app", factory=True, host=host, port=port, workers=workers, access_log=False,
