@@ -55,13 +55,18 @@ def covered_only(inscp_scp_amt: int) -> BillSplit:
     return BillSplit(inscp_scp_amt, 0, 0, 0, inscp_scp_amt)
 
 
+def line_amount(price: int, quantity: int) -> int:
+    """A line's amount in fen (det_item_fee_sumamt): unit price x quantity, both in 1/10000, half-up."""
+    return div_half_up(price * quantity, _FEN_DIVISOR)
+
+
 def split_line(line: LineItem) -> BillSplit:
     """The four parts of one line, each rounded half-up to the fen once; they add up to the line's amount."""
-    amount = div_half_up(line.price * line.quantity, _FEN_DIVISOR)
+    amount = line_amount(line.price, line.quantity)
     if line.item_class == CLASS_C:
         return BillSplit(amount, amount, 0, 0, 0)
     if line.standard is not None and line.price > line.standard:
-        within = div_half_up(line.standard * line.quantity, _FEN_DIVISOR)
+        within = line_amount(line.standard, line.quantity)
     else:
         within = amount
     first_selfpay = div_half_up(within * line.first_selfpay_bp, BP_ONE) if line.item_class == CLASS_B else 0

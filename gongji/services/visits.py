@@ -15,25 +15,16 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from gongji.engine.bill import PRICE_SCALE
+from gongji.engine.bill import line_amount
 from gongji.engine.dates import age_on
 from gongji.errors import InputError
-from gongji.money import div_half_up
 from gongji.services.records import HOSPITAL, INSUTYPE_EMPLOYEE
 from gongji.services.settlement import FeeLine, split_fee_lines, standing_settlement
 from gongji.store.ledger import now
-from gongji.store.tables import fee_details, institutions, persons, visits
+from gongji.store.tables import fee_details, institutions, visits
 
 ALL_BATCHES = "0000"
 """chrg_bchno that 2205 uses for every unsettled line of the visit."""
-_FEN_DIVISOR = PRICE_SCALE * PRICE_SCALE // 100
-
-
-def line_amount(pric: int, cnt: int) -> int:
-    """det_item_fee_sumamt of a line: unit price (1/10000 yuan) x quantity (1/10000), half-up to the fen."""
-    return div_half_up(pric * cnt, _FEN_DIVISOR)
-
-
 def register(conn: Connection, fixmedins_code: str, person: Mapping, ipt_otp_no: str, insutype: str,
              begntime: datetime, mdtrt_cert_type: str, doctor: dict) -> str:
     kind = conn.execute(select(institutions.c.fixmedins_type)
@@ -102,29 +93,32 @@ def record_info(conn: Connection, visit: Mapping, med_type: str, dise_codg: str 
         diagnoses=json.dumps(diagnoses, ensure_ascii=False, default=str)))
 
 
-def upload_fees(conn: Connection, visit: Mapping, lines: list[dict]) -> list[dict]:
-    """Store the visit's fee lines and return each line's split (the 2204 result). `lines` carry feedetl_sn,
-    chrg_bchno, med_list_codg, pric and cnt (1/10000), det_item_fee_sumamt (fen) and optional fields."""
-    uploaded = set(conn.execute(select(fee_details.c.feedetl_sn)
-                                .where(fee_details.c.mdtrt_id == visit["mdtrt_id"])).scalars())
+def check_lines(node: str, lines: list[Mapping], uploaded: set[str] = frozenset()) -> None:
+    """Fee lines as a message sends them (2204 feedetail, 2101/2102 drugdetail): each feedetl_sn once, neither
+    sent before (`uploaded`) nor twice in the message, and each amount its price x quantity."""
     sent: set[str] = set()
     for i, line in enumerate(lines):
-        sn = line["feedetl_sn"]
+        path, sn = f"input.{node}[{i}]", line["feedetl_sn"]
         if sn in uploaded:
-            raise InputError(f"feedetail[{i}].feedetl_sn: {sn!r} was already uploaded for this visit",
-                             f"feedetail[{i}].feedetl_sn {sn!r} 在本次就诊中已上传过，不能重复上传")
+            raise InputError(f"{path}.feedetl_sn: {sn!r} was already uploaded for this visit",
+                             f"{path}.feedetl_sn {sn!r} 在本次就诊中已上传过，不能重复上传")
         if sn in sent:
-            raise InputError(f"feedetail[{i}].feedetl_sn: {sn!r} appears twice in the upload",
-                             f"feedetail[{i}].feedetl_sn {sn!r} 在本次上传中重复")
+            raise InputError(f"{path}.feedetl_sn: {sn!r} appears twice in the message",
+                             f"{path}.feedetl_sn {sn!r} 在本次报文中重复")
         sent.add(sn)
         expected = line_amount(line["pric"], line["cnt"])
         if line["det_item_fee_sumamt"] != expected:
             raise InputError(
-                f"feedetail[{i}].det_item_fee_sumamt: {line['det_item_fee_sumamt']} fen is not pric x cnt "
-                f"({expected} fen)",
-                f"feedetail[{i}].det_item_fee_sumamt {line['det_item_fee_sumamt'] / 100:.2f} 与 pric × cnt "
+                f"{path}.det_item_fee_sumamt: {line['det_item_fee_sumamt']} fen is not pric x cnt ({expected} fen)",
+                f"{path}.det_item_fee_sumamt {line['det_item_fee_sumamt'] / 100:.2f} 与 pric × cnt "
                 f"= {expected / 100:.2f} 不符")
-    person = conn.execute(select(persons).where(persons.c.psn_no == visit["psn_no"])).mappings().one()
+
+
+def upload_fees(conn: Connection, visit: Mapping, person: Mapping, lines: list[dict]) -> list[dict]:
+    """Store the visit's fee lines and return each line's split (the 2204 result). `lines` carry feedetl_sn,
+    chrg_bchno, med_list_codg, pric and cnt (1/10000), det_item_fee_sumamt (fen) and optional fields."""
+    check_lines("feedetail", lines, set(conn.execute(
+        select(fee_details.c.feedetl_sn).where(fee_details.c.mdtrt_id == visit["mdtrt_id"])).scalars()))
     _bill, split = split_fee_lines(conn, [fee_line(line) for line in lines], person,
                                    age_on(person["brdy"], visit["begntime"].date()))
     conn.execute(insert(fee_details), [{k: line.get(k) for k in _FEE_COLUMNS} | {"mdtrt_id": visit["mdtrt_id"]}

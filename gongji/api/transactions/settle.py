@@ -173,17 +173,8 @@ def _pharmacy(call: Call, conn: Connection, body: dict) -> tuple[SettleRequest, 
         raise InputError(f"med_type: {info.med_type!r} is not 41 at a pharmacy",
                          f"med_type {info.med_type!r} 不受理：定点药店购药应为 41")
     person = patient(call, conn, info.psn_no, info)
-    seen: set[str] = set()
-    for i, line in enumerate(sale.drugdetail):
-        if line.feedetl_sn in seen:
-            raise InputError(f"drugdetail[{i}].feedetl_sn: {line.feedetl_sn!r} appears twice",
-                             f"input.drugdetail[{i}].feedetl_sn {line.feedetl_sn!r} 重复")
-        seen.add(line.feedetl_sn)
-        expected = visits.line_amount(line.pric, line.cnt)
-        if line.det_item_fee_sumamt != expected:
-            raise InputError(f"drugdetail[{i}].det_item_fee_sumamt: not pric x cnt ({expected} fen)",
-                             f"input.drugdetail[{i}].det_item_fee_sumamt {line.det_item_fee_sumamt / 100:.2f} "
-                             f"与 pric × cnt = {expected / 100:.2f} 不符")
+    drugs = [line.model_dump() for line in sale.drugdetail]
+    visits.check_lines("drugdetail", drugs)
     sum_check(sum(line.det_item_fee_sumamt for line in sale.drugdetail), info.medfee_sumamt)
     prescriber = info.rx_fixmedins_code
     if prescriber is not None and not _is_hospital_code(prescriber):
@@ -192,9 +183,9 @@ def _pharmacy(call: Call, conn: Connection, body: dict) -> tuple[SettleRequest, 
     settle = SettleRequest.model_construct(
         psn_no=info.psn_no, fixmedins_code=call.fixmedins_code, date=info.begntime.date(), med_type="41",
         acct_used_flag=info.acct_used_flag == "1", covered=None,
-        lines=[visits.fee_line(line.model_dump()) for line in sale.drugdetail], prescriber=prescriber,
+        lines=[visits.fee_line(line) for line in drugs], prescriber=prescriber,
         key=call.key, mdtrt_id=None, mdtrt_cert_type=info.mdtrt_cert_type, medins_setl_id=call.envelope.msgid)
-    return settle, person, [line.model_dump() for line in sale.drugdetail]
+    return settle, person, drugs
 
 
 def _is_hospital_code(code: str) -> bool:

@@ -106,16 +106,19 @@ class Cancellation(VisitRef):
     ipt_otp_no: OptionalText = None
 
 
-def visit_of(call: Call, conn: Connection, mdtrt_id: str, psn_no: str, lock: bool = False) -> Mapping:
+def visit_of(call: Call, conn: Connection, mdtrt_id: str, psn_no: str, lock: bool = False
+             ) -> tuple[Mapping, Mapping]:
+    """The institution's open visit of psn_no, and the person, insured where the envelope says."""
     visit = visits.open_visit(conn, call.fixmedins_code, mdtrt_id, psn_no, lock)
-    insured_here(call, person_row(conn, psn_no))
-    return visit
+    person = person_row(conn, psn_no)
+    insured_here(call, person)
+    return visit, person
 
 
 def cancel_registration(call: Call, body: dict) -> None:
     req = parse(Cancellation, body.get("data"), "input.data")
     with transaction(call.engine) as conn:
-        visit = visit_of(call, conn, req.mdtrt_id, req.psn_no, lock=True)
+        visit, _person = visit_of(call, conn, req.mdtrt_id, req.psn_no, lock=True)
         if req.ipt_otp_no and req.ipt_otp_no != visit["ipt_otp_no"]:
             raise InputError(f"ipt_otp_no: {req.ipt_otp_no!r} is not the visit's ({visit['ipt_otp_no']})",
                              f"ipt_otp_no {req.ipt_otp_no!r} 与就诊 {req.mdtrt_id} 的门诊号 {visit['ipt_otp_no']} 不符")
@@ -161,7 +164,7 @@ def visit_info(call: Call, body: dict) -> None:
     if req.med_type != "11":
         raise InputError(f"med_type: {req.med_type} is for pharmacies", "med_type 41 仅用于定点药店购药，门诊请用 11")
     with transaction(call.engine) as conn:
-        visit = visit_of(call, conn, req.mdtrt_id, req.psn_no, lock=True)
+        visit, _person = visit_of(call, conn, req.mdtrt_id, req.psn_no, lock=True)
         visits.record_info(conn, visit, req.med_type, req.dise_codg, req.dise_name,
                            [d.model_dump() for d in diseinfo])
         call.commit(conn, {})
@@ -197,8 +200,8 @@ def upload_fees(call: Call, body: dict) -> None:
             raise InputError(f"feedetail[{i}].mdtrt_id: one upload is one visit",
                              f"input.feedetail[{i}]: 一次上传只能是同一次就诊（mdtrt_id {first.mdtrt_id}）的费用明细")
     with transaction(call.engine) as conn:
-        visit = visit_of(call, conn, first.mdtrt_id, first.psn_no, lock=True)
-        result = visits.upload_fees(conn, visit, [line.model_dump() for line in lines])
+        visit, person = visit_of(call, conn, first.mdtrt_id, first.psn_no, lock=True)
+        result = visits.upload_fees(conn, visit, person, [line.model_dump() for line in lines])
         call.commit(conn, {"result": [line_split(r) for r in result]})
 
 
@@ -209,6 +212,6 @@ class FeeWithdrawal(VisitRef):
 def withdraw_fees(call: Call, body: dict) -> None:
     req = parse(FeeWithdrawal, body.get("data"), "input.data")
     with transaction(call.engine) as conn:
-        visit = visit_of(call, conn, req.mdtrt_id, req.psn_no, lock=True)
+        visit, _person = visit_of(call, conn, req.mdtrt_id, req.psn_no, lock=True)
         visits.delete_fees(conn, visit, req.chrg_bchno)
         call.commit(conn, {})
