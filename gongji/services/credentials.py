@@ -12,14 +12,13 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select
 
 from gongji.errors import InputError
 from gongji.store.db import transaction
-from gongji.store.ledger import now
+from gongji.store.ledger import insert_if_new, now
 from gongji.store.tables import credentials, institutions, nonces
 
 WINDOW = timedelta(minutes=5)
@@ -84,22 +83,10 @@ def authenticate(conn: Connection, headers: Mapping[str, str], at: datetime | No
     if conn.dialect.name == "postgresql":
         # A nonce lost in a crash could only be replayed within its 5 minutes: not worth a WAL flush each.
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    if conn.execute(_insert_nonce(conn), {"paasid": paasid, "nonce": nonce, "seen_at": at}).scalar() is None:
+    if insert_if_new(conn, nonces, {"paasid": paasid, "nonce": nonce, "seen_at": at}, ["paasid", "nonce"],
+                     nonces.c.nonce) is None:
         raise Unauthorized("x-tif-nonce 已使用过（重放请求）")
     return found.fixmedins_code
-
-
-@cache
-def _insert_nonce_for(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(nonces).on_conflict_do_nothing().returning(nonces.c.nonce)
-
-
-def _insert_nonce(conn):
-    return _insert_nonce_for(conn.dialect.name)
 
 
 def forget_old_nonces(engine: Engine, at: datetime | None = None) -> int:

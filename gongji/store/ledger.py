@@ -95,18 +95,25 @@ def post_from_select(conn: Connection, rows) -> None:
 
 
 @cache
-def _insert_ignoring(dialect: str, table, keys: tuple[str, ...]):
+def _insert_ignoring(dialect: str, table, keys: tuple[str, ...], returning: tuple = ()):
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return stmt.returning(*returning) if returning else stmt
 
 
 def insert_ignoring(conn: Connection, table, rows: list[dict], keys: list[str]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
     if rows:
         conn.execute(_insert_ignoring(conn.dialect.name, table, tuple(keys)), rows)
+
+
+def insert_if_new(conn: Connection, table, row: dict, keys: list[str], returning) -> object | None:
+    """Insert `row` unless its key is taken; `returning` (a column) of the new row, None when it was not new.
+    (A conflicting INSERT's rowcount is not reliable across drivers; RETURNING is.)"""
+    return conn.execute(_insert_ignoring(conn.dialect.name, table, tuple(keys), (returning,)), row).scalar()
 
 
 def ensure_pool(conn: Connection, admdvs: str) -> None:
