@@ -58,7 +58,7 @@ from typing import NamedTuple
 
 import httpx
 import orjson
-from bench_store import PostgresServer
+from bench_store import PostgresServer, read_proc
 from sqlalchemy.engine import make_url
 
 from gongji.api.interface import PATH
@@ -146,8 +146,6 @@ def setup(url: str, members: int, hospitals: int = 20, pharmacies: int = 10) -> 
 
 # --- processes and their CPU -------------------------------------------------------------------------------
 
-TICK = os.sysconf("SC_CLK_TCK")
-
 
 class Snapshot(NamedTuple):
     """The machine's busy CPU seconds and every process's (ppid, name, CPU seconds), from /proc."""
@@ -158,21 +156,11 @@ class Snapshot(NamedTuple):
 
     @classmethod
     def take(cls) -> Snapshot:
-        with open("/proc/stat") as f:
-            user, nice, system, _idle, _iowait, *rest = map(int, f.readline().split()[1:9])
-        procs = {}
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            # utime + stime, and cutime + cstime: the CPU of its children that ended (PostgreSQL's backends
-            # of connections closed in between count in the postmaster's)
-            procs[int(pid)] = (int(fields[1]), stat[stat.index("(") + 1:stat.rindex(")")],
-                               sum(map(int, fields[11:15])) / TICK)
-        return cls(time.perf_counter(), (user + nice + system + sum(rest)) / TICK, procs)
+        machine, procs = read_proc()
+        # utime + stime, and cutime + cstime: the CPU of its children that ended (PostgreSQL's backends of
+        # connections closed in between count in the postmaster's)
+        return cls(time.perf_counter(), machine,
+                   {pid: (ppid, name, sum(times)) for pid, (ppid, name, times) in procs.items()})
 
     def tree(self, root: int | None) -> set[int]:
         """`root` and all its descendants."""

@@ -144,6 +144,25 @@ class StatementTimer:
             print(f"    {sum(times) * 1000 / per:9.2f} ms {len(times) / per:7.1f}x  {statement}...")
 
 
+def read_proc() -> tuple[float, dict[int, tuple[int, str, tuple[float, ...]]]]:
+    """From /proc (Linux): the machine's busy CPU seconds (all CPUs, not idle), and every process's (ppid, name,
+    (utime, stime, cutime, cstime) in seconds). OSError elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, *rest = map(int, f.readline().split()[1:9])
+    procs = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        procs[int(pid)] = (int(fields[1]), stat[stat.index("(") + 1:stat.rindex(")")],
+                           tuple(int(t) / tick for t in fields[11:15]))
+    return (user + nice + system + sum(rest)) / tick, procs
+
+
 class CpuSnapshot(NamedTuple):
     """CPU seconds used so far: by the machine (all CPUs, not idle), this process, and PostgreSQL's processes.
     Linux only (from /proc); elsewhere the machine and PostgreSQL figures are 0."""
@@ -154,21 +173,11 @@ class CpuSnapshot(NamedTuple):
 
     @classmethod
     def take(cls) -> CpuSnapshot:
-        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         machine = postgres = 0.0
         try:
-            with open("/proc/stat") as f:
-                user, nice, system, idle, iowait, *rest = map(int, f.readline().split()[1:9])
-            machine = (user + nice + system + sum(rest)) / tick
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    with open(f"/proc/{pid}/stat") as f:
-                        stat = f.read()
-                except OSError:
-                    continue
-                if stat[stat.index("(") + 1:].startswith("postgres"):
-                    fields = stat[stat.rindex(")") + 2:].split()
-                    postgres += (int(fields[11]) + int(fields[12])) / tick
+            machine, procs = read_proc()
+            postgres = sum(utime + stime for _ppid, name, (utime, stime, _cu, _cs) in procs.values()
+                           if name.startswith("postgres"))
         except OSError:
             pass
         return cls(machine, time.process_time(), postgres)
