@@ -33,6 +33,8 @@ class Accumulators(NamedTuple):
     """covered cost of pooled visits, which places the visit in the cost bands."""
     inpatient: int = 0
     """inpatient-benefit payment of cost above the outpatient cap, against the inpatient cap."""
+    inpatient_dedc: int = 0
+    """the inpatient benefit's deductible paid by cost above the outpatient cap (once a year)."""
 
 
 class Adjudication(NamedTuple):
@@ -47,6 +49,8 @@ class Adjudication(NamedTuple):
     psn_part_amt: int
     """what is left to the member of the covered amount: inscp_scp_amt - hifp_pay - inpatient_pay."""
     accumulators: Accumulators
+    inpatient_dedc: int = 0
+    """the part of `over_cap_amt` that paid the inpatient benefit's deductible."""
 
 
 def _segments(edges: tuple[int, ...], ratios: tuple[int, ...], start: int, amount: int) -> list[tuple[int, int]]:
@@ -105,12 +109,14 @@ def adjudicate(terms: OutpatientTerms, member_type: str, age: int, level: int, s
         hifp, over = raw, 0
     else:
         hifp, over = remaining, eligible - within_cap(parts, remaining)
-    inpatient = 0
+    inpatient = ip_dedc = 0
     if over and terms.to_inpatient:
-        inpatient = min(half_up_bp(over * t.inpatient_ratio), max(0, t.inpatient_cap - acc.inpatient))
+        owed = t.inpatient_deductible - acc.inpatient_dedc
+        ip_dedc = over if over < owed else max(0, owed)
+        inpatient = min(half_up_bp((over - ip_dedc) * t.inpatient_ratio), max(0, t.inpatient_cap - acc.inpatient))
     return Adjudication(covered, dedc, hifp, prop, over, inpatient, covered - hifp - inpatient,
                         Accumulators(acc.deductible + dedc, acc.pool + hifp, acc.covered + covered,
-                                     acc.inpatient + inpatient))
+                                     acc.inpatient + inpatient, acc.inpatient_dedc + ip_dedc), ip_dedc)
 
 
 class AccountSplit(NamedTuple):

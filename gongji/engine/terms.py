@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from gongji.policy.schema import RatioTable, Version
+from gongji.policy.schema import Disease, RatioTable, Version
 from gongji.policy.values import LEVELS, MEMBER_TYPES, RETIRED
 
 
@@ -19,6 +19,7 @@ class LevelTerms(NamedTuple):
     cap: int
     inpatient_ratio: int
     inpatient_cap: int
+    inpatient_deductible: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +58,21 @@ def _tables(version: Version) -> list[RatioTable]:
     return tables
 
 
-def compile_terms(version: Version) -> OutpatientTerms:
-    """The outpatient terms of `version`; a version without outpatient pooling compiles to `pooled` False."""
+def _ages(tables: list[RatioTable]) -> list[int]:
+    return sorted({0, *(age for t in tables for age in t.retired_from_age)}, reverse=True)
+
+
+def _cut(bp: int, ratio_cut: int) -> int:
+    return max(0, bp - ratio_cut)
+
+
+def compile_terms(version: Version, ratio_cut: int = 0) -> OutpatientTerms:
+    """The outpatient terms of `version`; a version without outpatient pooling compiles to `pooled` False.
+    `ratio_cut` lowers every ratio by that many basis points (care in another region, 异地就医)."""
     op = version.outpatient
     if op is None:
         return OutpatientTerms(version, False, False, False, False, (0,), (0,), {})
-    ages = sorted({0, *(age for t in _tables(version) for age in t.retired_from_age)}, reverse=True)
+    ages = _ages(_tables(version))
     inpatient = version.inpatient if op.cap.above == "inpatient" else None
     table = {}
     for member_type in MEMBER_TYPES:
@@ -70,13 +80,32 @@ def compile_terms(version: Version) -> OutpatientTerms:
             for level in LEVELS:
                 table[member_type, age, level] = LevelTerms(
                     deductible=op.deductible.amount(member_type, level),
-                    ratios=tuple(t.ratio(member_type, age, level) for _edge, t in op.segments()),
+                    ratios=tuple(_cut(t.ratio(member_type, age, level), ratio_cut) for _edge, t in op.segments()),
                     cap=op.cap.amount(member_type),
-                    inpatient_ratio=inpatient.ratios.ratio(member_type, age, level) if inpatient else 0,
+                    inpatient_ratio=_cut(inpatient.ratios.ratio(member_type, age, level), ratio_cut)
+                    if inpatient else 0,
                     inpatient_cap=inpatient.cap.amount(member_type) if inpatient else 0,
+                    inpatient_deductible=inpatient.deductible.amount(member_type) if inpatient else 0,
                 )
     return OutpatientTerms(
         version=version, pooled=True, accumulates=op.deductible.accumulates, pharmacy_pooled=op.pharmacy.pooled,
         to_inpatient=inpatient is not None, edges=tuple(edge for edge, _t in op.segments()),
         retired_ages=tuple(ages), table=table)
+
+
+def compile_disease(version: Version, disease: Disease, ratio_cut: int = 0) -> OutpatientTerms:
+    """A chronic or special disease's benefit (门诊慢特病) as terms `adjudicate` settles like ordinary pooling's:
+    an annual deductible, one ratio per level and member type, the disease's annual limit as the cap."""
+    ages = _ages([disease.ratios])
+    table = {}
+    for member_type in MEMBER_TYPES:
+        for age in ages if member_type == RETIRED else [0]:
+            for level in LEVELS:
+                table[member_type, age, level] = LevelTerms(
+                    deductible=disease.deductible.amount(member_type),
+                    ratios=(_cut(disease.ratios.ratio(member_type, age, level), ratio_cut),),
+                    cap=disease.limit.amount(member_type), inpatient_ratio=0, inpatient_cap=0)
+    pharmacy = version.outpatient is not None and version.outpatient.pharmacy.pooled
+    return OutpatientTerms(version=version, pooled=True, accumulates=True, pharmacy_pooled=pharmacy,
+                           to_inpatient=False, edges=(0,), retired_ages=tuple(ages), table=table)
 

@@ -114,13 +114,22 @@ class CostBand(Sourced):
     ratios: RatioTable
 
 
+class Prescriptions(Sourced):
+    """外配处方: an electronic prescription is valid for `valid_days` counting the day it was written, is used
+    once, and may cover at most `max_supply_days` of any drug (长处方: 12 weeks, 84 days)."""
+
+    valid_days: Annotated[int, Field(ge=1, le=366)]
+    max_supply_days: Annotated[int, Field(ge=1, le=366)]
+
+
 class Pharmacy(Sourced):
     """Designated pharmacies (定点零售药店) in outpatient pooling settle prescribed drugs (外配处方) at the
-    prescribing institution's ratio and deductible level (Yangzhou Q14); without a prescription, or when
+    prescribing institution's ratio and deductible level (Yangzhou Q14); without a valid prescription, or when
     `pooled` is false, the account or cash pays."""
 
     pooled: bool
     ratio: Literal["prescriber"] = "prescriber"
+    prescriptions: Prescriptions
 
 
 class Outpatient(Strict):
@@ -146,10 +155,68 @@ class Outpatient(Strict):
 
 
 class Inpatient(Sourced):
-    """The employee inpatient benefit, as far as outpatient cost above the cap is settled under it."""
+    """The employee inpatient benefit (职工医保住院待遇), as far as outpatient cost above the cap is settled
+    under it: `deductible` is owed once a year by that cost before `ratios` apply, up to `cap` a year."""
 
+    deductible: MemberAmounts
     ratios: RatioTable
     cap: MemberAmounts
+
+
+class Disease(Strict):
+    """One chronic or special disease (门诊慢特病) and its benefit: an annual deductible, ratios by level and
+    member type, and an annual limit, each apart from ordinary pooling's."""
+
+    code: Annotated[str, Field(pattern=r"^[0-9A-Za-z.]{1,30}$")]
+    """the disease list code (opsp_dise_code)."""
+    name: str = Field(min_length=1)
+    deductible: MemberAmounts
+    ratios: RatioTable
+    limit: MemberAmounts
+
+
+class Chronic(Sourced):
+    """门诊慢特病: the region's disease list. A member qualified (备案) for a disease settles its costs under it."""
+
+    diseases: list[Disease] = Field(min_length=1)
+
+    @field_validator("diseases")
+    @classmethod
+    def _codes_unique(cls, diseases: list[Disease]) -> list[Disease]:
+        codes = [d.code for d in diseases]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise ValueError(f"disease codes must be unique, repeated: {twice}")
+        return diseases
+
+    def disease(self, code: str) -> Disease | None:
+        return next((d for d in self.diseases if d.code == code), None)
+
+
+REGISTRATION_REASONS = ("resident", "referral", "temporary")
+"""异地就医备案 reasons: 异地长期居住 (living or working there), 转诊转院 (referred), 临时外出 (temporarily away)."""
+
+
+class Unregistered(Strict):
+    pooled: bool
+    ratio_cut: Bp = 0
+
+
+class CrossRegion(Sourced):
+    """异地就医: care at an institution of another region, settled under this (the insured region's) policy.
+    Each registration reason may lower the ratios by `registered[reason]` percentage points; care without a
+    registration is pooled or not, and lowered by `unregistered.ratio_cut`."""
+
+    registered: dict[Literal["resident", "referral", "temporary"], Bp]
+    unregistered: Unregistered
+
+    @field_validator("registered")
+    @classmethod
+    def _every_reason(cls, cuts: dict[str, int]) -> dict[str, int]:
+        missing = [r for r in REGISTRATION_REASONS if r not in cuts]
+        if missing:
+            raise ValueError(f"needs a ratio cut for every reason {list(REGISTRATION_REASONS)}; missing {missing}")
+        return cuts
 
 
 class BasePercent(Sourced):
@@ -278,6 +345,8 @@ class Version(Strict):
     pre_reform: bool = False
     outpatient: Outpatient | None = None
     inpatient: Inpatient | None = None
+    chronic: Chronic | None = None
+    cross_region: CrossRegion | None = None
     crediting: Crediting
     contributions: Contributions | None = None
     """without it, crediting moves only the account credits (no contribution income is booked to the pool)."""

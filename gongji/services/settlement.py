@@ -24,10 +24,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from gongji.engine.bill import CLASS_B, CLASS_C, BillSplit, LineItem, covered_only, split_line
 from gongji.engine.dates import age_on
 from gongji.engine.outpatient import CLINIC, PHARMACY, Accumulators, Adjudication, adjudicate
-from gongji.engine.terms import OutpatientTerms, compile_terms
+from gongji.engine.terms import OutpatientTerms, compile_disease, compile_terms
 from gongji.errors import InputError, describe
-from gongji.policy.loader import PolicyBook, PolicyNotFound
-from gongji.policy.schema import Version
+from gongji.money import format_ratio
+from gongji.policy.loader import PolicyBook, PolicyNotFound, fallback_chain
+from gongji.policy.schema import Disease, Version
+from gongji.services import prescriptions, qualifications, registrations
 from gongji.services.records import (
     CHRGITM_LV,
     HOSPITAL,
@@ -39,10 +41,12 @@ from gongji.services.records import (
     member_type_on,
 )
 from gongji.services.records import PHARMACY as PHARMACY_TYPE
+from gongji.services.registrations import is_cross_region
 from gongji.store.db import transaction
 from gongji.store.ledger import (
     ACCOUNT,
     ACCOUNT_PAY,
+    CHRONIC_PAY,
     INPATIENT_PAY,
     MULAID_PAY,
     OUTPATIENT_PAY,
@@ -55,10 +59,12 @@ from gongji.store.ledger import (
     post,
 )
 from gongji.store.tables import (
+    NATIONAL,
     accounts,
     accumulators,
     authorizations,
     catalogue,
+    disease_accumulators,
     institutions,
     ledger,
     persons,
@@ -66,12 +72,15 @@ from gongji.store.tables import (
     settlements,
     stays,
 )
+from gongji.store.tables import prescriptions as prescriptions_table
 
 DEADLOCK = "40P01"
 DEADLOCK_RETRIES = 3
-MED_TYPES = {"11": CLINIC, "41": PHARMACY}
-"""med_type settled under ordinary outpatient pooling: 11 普通门诊 at an institution, 41 定点药店购药."""
+MED_TYPES = {"11": CLINIC, "14": CLINIC, "41": PHARMACY}
+"""med_type settled here: 11 普通门诊 and 14 门诊慢特病 at an institution, 41 定点药店购药 at a pharmacy."""
+CHRONIC = "14"
 CLR_TYPE = {CLINIC: "11", PHARMACY: "41"}
+NOTE_LENGTH = 200
 
 
 def _flag(value: object) -> bool:
@@ -83,12 +92,15 @@ def _flag(value: object) -> bool:
 
 
 class FeeLine(BaseModel):
-    """A fee line: catalogue code, unit price (yuan, up to 4 decimals) and quantity."""
+    """A fee line: catalogue code, unit price (yuan, up to 4 decimals) and quantity; at a pharmacy the
+    prescription it is bought on (rxno), at a med_type 14 visit the disease it treats (dise_codg)."""
 
     model_config = ConfigDict(extra="forbid")
     med_list_codg: str = Field(min_length=1, max_length=50)
     pric: UnitPrice
     cnt: Quantity
+    rxno: str | None = Field(default=None, min_length=1, max_length=40)
+    dise_codg: str | None = Field(default=None, min_length=1, max_length=30)
 
 
 class SettleRequest(BaseModel):
@@ -102,8 +114,10 @@ class SettleRequest(BaseModel):
     acct_used_flag: Annotated[bool, BeforeValidator(_flag)] = True
     covered: Yuan | None = None
     lines: list[FeeLine] | None = Field(default=None, min_length=1)
-    prescriber: str | None = Field(default=None, pattern=r"^H\d{11}$")
-    """at a pharmacy: the designated institution whose prescription (外配处方) the drugs come on."""
+    rxno: str | None = Field(default=None, min_length=1, max_length=40)
+    """at a pharmacy: the prescription (外配处方) the drugs are bought on; lines may name it instead."""
+    dise_codg: str | None = Field(default=None, min_length=1, max_length=30)
+    """med_type 14: the chronic or special disease (opsp_dise_code) the visit treats."""
     key: str | None = Field(default=None, min_length=1, max_length=100)
     """idempotency key: the same key again returns the stored settlement."""
     mdtrt_id: str | None = Field(default=None, min_length=1, max_length=30)
@@ -115,11 +129,28 @@ class SettleRequest(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> SettleRequest:
         if self.med_type not in MED_TYPES:
-            raise ValueError(f"med_type {self.med_type!r} is not settled here; ordinary outpatient pooling takes "
-                             "11 (普通门诊) or 41 (定点药店购药)")
+            raise ValueError(f"med_type {self.med_type!r} is not settled here; gongji takes 11 (普通门诊), "
+                             "14 (门诊慢特病) or 41 (定点药店购药)")
         if (self.covered is None) == (self.lines is None):
             raise ValueError("give either covered or lines")
+        if (self.med_type == CHRONIC) != (self.dise_codg is not None):
+            raise ValueError("dise_codg goes with med_type 14 (门诊慢特病), and med_type 14 needs it")
+        if self.rxno is not None and self.med_type != "41":
+            raise ValueError("rxno (外配处方) goes with med_type 41 at a pharmacy")
+        for i, line in enumerate(self.lines or []):
+            if line.dise_codg is not None and line.dise_codg != self.dise_codg:
+                raise ValueError(f"lines[{i}].dise_codg {line.dise_codg!r} is not the visit's disease "
+                                 f"{self.dise_codg!r}; one disease per settlement")
+            if line.rxno is not None and self.med_type != "41":
+                raise ValueError(f"lines[{i}].rxno: a prescription goes with med_type 41 at a pharmacy")
+        rxnos = {line.rxno for line in self.lines or [] if line.rxno} | ({self.rxno} if self.rxno else set())
+        if len(rxnos) > 1:
+            raise ValueError(f"one prescription per settlement, got {sorted(rxnos)}")
         return self
+
+    @property
+    def prescription(self) -> str | None:
+        return self.rxno or next((line.rxno for line in self.lines or [] if line.rxno), None)
 
 
 def parse_settle(data: object) -> SettleRequest:
@@ -152,7 +183,18 @@ class _Visit(NamedTuple):
     level: int | None
     bill: BillSplit
     lines: list[dict]
-    no_pool_reason: str | None
+    pool_covered: int
+    """the covered amount ordinary pooling settles (0 when it settles nothing)."""
+    disease: Disease | None
+    chronic_covered: int
+    """the covered amount the disease's benefit settles (0 when it settles nothing)."""
+    ratio_cut: int
+    notes: list[str]
+    """why some or all of the covered amount is not pooled, and other facts the settlement says (setl_proc_info)."""
+    rxno: str | None
+    """the prescription the pooled fund pays on, to be marked used."""
+    mdtrtarea_admvs: str
+    registration_id: int | None
 
 
 def _one(conn: Connection, stmt, params: dict, what: str, zh: str | None = None):
@@ -162,16 +204,38 @@ def _one(conn: Connection, stmt, params: dict, what: str, zh: str | None = None)
     return found
 
 
-def split_fee_lines(conn: Connection, fee_lines: list[FeeLine], person: Mapping, age: int
+def payment_standard(item: Mapping) -> int | None:
+    """The most the fund pays per unit (医保支付标准): a negotiated or centrally procured drug's payment standard;
+    any other item's listing price on the platform (挂网价) or its payment standard, whichever is lower."""
+    if item["hi_nego_drug_flag"] or item["vbp_flag"]:
+        return item["pay_std"]
+    given = [v for v in (item["pay_std"], item["pric_uplmt_amt"]) if v is not None]
+    return min(given) if given else None
+
+
+def catalogue_items(conn: Connection, codes: list[str], admdvs: str) -> dict[str, Mapping]:
+    """The catalogue rows of `codes` in force in region `admdvs` (就医地目录): its own, its city's or province's,
+    else the national row."""
+    places = [*fallback_chain(admdvs), NATIONAL]
+    rank = {place: i for i, place in enumerate(places)}
+    items: dict[str, Mapping] = {}
+    for r in conn.execute(_ITEMS, {"codes": codes, "places": places}).mappings():
+        best = items.get(r["med_list_codg"])
+        if best is None or rank[r["admdvs"]] < rank[best["admdvs"]]:
+            items[r["med_list_codg"]] = r
+    return items
+
+
+def split_fee_lines(conn: Connection, fee_lines: list[FeeLine], person: Mapping, age: int, admdvs: str
                     ) -> tuple[BillSplit, list[dict]]:
-    """The bill's four parts and each line's, by the catalogue and the person's gender and age (限性别, 限年龄)."""
-    codes = sorted({line.med_list_codg for line in fee_lines})
-    items = {r["med_list_codg"]: r for r in conn.execute(_ITEMS, {"codes": codes}).mappings()}
+    """The bill's four parts and each line's, by the catalogue of the treating region `admdvs` and the person's
+    gender and age (限性别, 限年龄)."""
+    items = catalogue_items(conn, sorted({line.med_list_codg for line in fee_lines}), admdvs)
     total, rows = BillSplit(0, 0, 0, 0, 0), []
     for i, line in enumerate(fee_lines):
         item = items.get(line.med_list_codg)
         if item is None:
-            raise InputError(f"lines[{i}].med_list_codg: {line.med_list_codg!r} is not in the catalogue",
+            raise InputError(f"lines[{i}].med_list_codg: {line.med_list_codg!r} is not in the catalogue of {admdvs}",
                              f"第 {i + 1} 条费用明细 med_list_codg {line.med_list_codg!r} 不在医保目录中")
         item_class, memo = ITEM_CLASSES[item["chrgitm_lv"]], None
         if item["lmt_gend"] and item["lmt_gend"] != person["gend"]:
@@ -179,19 +243,22 @@ def split_fee_lines(conn: Connection, fee_lines: list[FeeLine], person: Mapping,
         elif (item["lmt_age_min"] is not None and age < item["lmt_age_min"]) or (
                 item["lmt_age_max"] is not None and age > item["lmt_age_max"]):
             item_class, memo = CLASS_C, "限年龄: outside the item's age limit, fully self-paid"
-        part = split_line(LineItem(line.med_list_codg, item_class, line.pric, line.cnt, item["pay_std"],
+        standard = payment_standard(item)
+        part = split_line(LineItem(line.med_list_codg, item_class, line.pric, line.cnt, standard,
                                    item["selfpay_prop"]))
         total = total + part
         rows.append({"feedetl_sn": i + 1, "med_list_codg": line.med_list_codg, "pric": line.pric, "cnt": line.cnt,
                      "det_item_fee_sumamt": part.medfee_sumamt, "fulamt_ownpay_amt": part.fulamt_ownpay_amt,
                      "overlmt_amt": part.overlmt_selfpay, "preselfpay_amt": part.preselfpay_amt,
-                     "inscp_scp_amt": part.inscp_scp_amt, "memo": memo, "pay_std": item["pay_std"],
+                     "inscp_scp_amt": part.inscp_scp_amt, "memo": memo, "pay_std": standard,
                      "selfpay_prop": item["selfpay_prop"] if item_class == CLASS_B else 0,
-                     "chrgitm_lv": CHRGITM_LV[item_class], "list_type": item["list_type"]})
+                     "chrgitm_lv": CHRGITM_LV[item_class], "list_type": item["list_type"],
+                     "hi_nego_drug_flag": item["hi_nego_drug_flag"], "rxno": line.rxno, "dise_codg": line.dise_codg})
     return total, rows
 
 
-_ITEMS = select(catalogue).where(catalogue.c.med_list_codg.in_(bindparam("codes", expanding=True)))
+_ITEMS = select(catalogue).where(catalogue.c.med_list_codg.in_(bindparam("codes", expanding=True)),
+                                 catalogue.c.admdvs.in_(bindparam("places", expanding=True)))
 # Statements of the hot path, built once: building SQLAlchemy expressions per visit costs more than running them.
 _PERSON = select(persons).where(persons.c.psn_no == bindparam("psn_no"))
 _INSTITUTION = select(institutions).where(institutions.c.fixmedins_code == bindparam("code"))
@@ -204,9 +271,15 @@ _VISIT_ROWS = select(persons, institutions, exists().where(
 _PERSON_NAMES, _INSTITUTION_NAMES = tuple(persons.c.keys()), tuple(institutions.c.keys())
 _ACC_KEY = (accumulators.c.psn_no == bindparam("b_psn_no")) & (accumulators.c.year == bindparam("b_year"))
 _ACC = select(accumulators.c.deductible, accumulators.c.pool, accumulators.c.covered,
-              accumulators.c.inpatient).where(_ACC_KEY)
+              accumulators.c.inpatient, accumulators.c.inpatient_dedc).where(_ACC_KEY)
 _ACC_LOCKED = _ACC.with_for_update()
 _ACC_SET = update(accumulators).where(_ACC_KEY)
+_DISEASE_KEY = (disease_accumulators.c.psn_no == bindparam("b_psn_no")) \
+    & (disease_accumulators.c.year == bindparam("b_year")) & (disease_accumulators.c.dise_codg == bindparam("b_code"))
+_DISEASE_ACC = select(disease_accumulators.c.deductible, disease_accumulators.c.pool,
+                      disease_accumulators.c.covered).where(_DISEASE_KEY)
+_DISEASE_ACC_LOCKED = _DISEASE_ACC.with_for_update()
+_DISEASE_ACC_SET = update(disease_accumulators).where(_DISEASE_KEY)
 _OWNERS = select(authorizations.c.owner_psn_no).where(
     authorizations.c.user_psn_no == bindparam("psn_no"), authorizations.c.revoked_at.is_(None)) \
     .order_by(authorizations.c.granted_at, authorizations.c.id)
@@ -245,42 +318,118 @@ def _visit(conn: Connection, book: PolicyBook, req: SettleRequest) -> _Visit:
     wanted = HOSPITAL if setting == CLINIC else PHARMACY_TYPE
     if institution["fixmedins_type"] != wanted:
         raise InputError(f"med_type: {req.med_type} does not fit {req.fixmedins_code}, which is a "
-                         + ("medical institution (use 11)" if wanted == PHARMACY_TYPE else "pharmacy (use 41)"),
+                         + ("medical institution (use 11 or 14)" if wanted == PHARMACY_TYPE else "pharmacy (use 41)"),
                          f"med_type {req.med_type} 与机构 {req.fixmedins_code} 不符："
-                         + ("医疗机构请用 11" if wanted == PHARMACY_TYPE else "定点药店请用 41"))
+                         + ("医疗机构请用 11 或 14" if wanted == PHARMACY_TYPE else "定点药店请用 41"))
+    insured = person["insuplc_admdvs"]
     try:
-        version = book.policy_for(person["insuplc_admdvs"], req.date)
+        version = book.policy_for(insured, req.date)
     except PolicyNotFound as exc:
-        raise InputError(f"date: {exc}", f"就诊日期 {req.date}：参保地 {person['insuplc_admdvs']} 当日没有有效政策")\
-            from None
+        raise InputError(f"date: {exc}", f"就诊日期 {req.date}：参保地 {insured} 当日没有有效政策") from None
     age = age_on(person["brdy"], req.date)
+    treating = institution["admdvs"]
     if req.lines is None:
-        bill, lines = covered_only(req.covered), []
+        bill = covered_only(req.covered)
+        lines = []
+        parts = {"disease": bill.inscp_scp_amt} if req.dise_codg else {"ordinary": bill.inscp_scp_amt}
     else:
-        bill, lines = split_fee_lines(conn, req.lines, person, age)
-    level, reason = institution["hosp_lv"], None
+        bill, lines = split_fee_lines(conn, req.lines, person, age, treating)
+        parts = {"ordinary": 0, "disease": 0}
+        for line in lines:
+            parts["disease" if line["dise_codg"] else "ordinary"] += line["inscp_scp_amt"]
+    disease = _disease(conn, version, req) if req.dise_codg else None
+    notes: list[str] = []
+    blocked = _blocked(person, version, in_hospital)
+    cut, registration_id = 0, None
+    if blocked is None and is_cross_region(insured, treating):
+        cut, registration_id, blocked = _cross_region(conn, version, req, insured, treating, notes)
+    level, rxno = institution["hosp_lv"], None
+    ordinary = parts.get("ordinary", 0)
     if setting == PHARMACY:
-        level, reason = _prescriber_level(conn, req, institution)
-    if person["psn_insu_stas"] != NORMAL:
-        reason = f"psn_insu_stas {person['psn_insu_stas']}: not in normal insured status, no pooled-fund payment"
-    elif version.outpatient is None:
-        reason = "the region's policy on this date has no outpatient pooling"
-    elif in_hospital:
-        reason = "在院期间: the member has an open inpatient stay, outpatient costs are not pooled"
+        level, rxno, ordinary = _prescribed(conn, version, req, institution, lines, ordinary, notes)
+    if blocked is not None:
+        notes.insert(0, blocked)
+        ordinary = chronic = 0
+        rxno = None
+    else:
+        chronic = parts.get("disease", 0)
+        if version.outpatient is None and ordinary:
+            notes.append("the region's policy on this date has no outpatient pooling")
+            ordinary = 0
     return _Visit(person, institution, version, member_type_on(person["psn_type"], person["retire_date"], req.date),
-                  age, setting, level, bill, lines, reason)
+                  age, setting, level, bill, lines, ordinary, disease, chronic, cut, notes, rxno, treating,
+                  registration_id)
 
 
-def _prescriber_level(conn: Connection, req: SettleRequest, pharmacy: Mapping) -> tuple[int | None, str | None]:
-    if not pharmacy["outpatient_pooled"]:
-        return None, "the pharmacy is not admitted to outpatient pooling: account or cash only"
-    if req.prescriber is None:
-        return None, "no prescription from a designated institution (外配处方): account or cash only"
-    prescriber = _one(conn, _INSTITUTION, {"code": req.prescriber},
-                      f"prescriber: {req.prescriber!r} is not a registered institution")
-    if not prescriber["designated"]:
-        return None, f"the prescriber {req.prescriber} is not designated: account or cash only"
-    return prescriber["hosp_lv"], None
+def _blocked(person: Mapping, version: Version, in_hospital: bool) -> str | None:
+    """Why no pooled fund pays anything of this visit, if so."""
+    if person["psn_insu_stas"] != NORMAL:
+        return f"psn_insu_stas {person['psn_insu_stas']}: not in normal insured status, no pooled-fund payment"
+    if in_hospital:
+        return "在院期间: the member has an open inpatient stay, outpatient costs are not pooled"
+    return None
+
+
+def _disease(conn: Connection, version: Version, req: SettleRequest) -> Disease:
+    disease = version.chronic.disease(req.dise_codg) if version.chronic else None
+    if disease is None:
+        raise InputError(f"dise_codg: {req.dise_codg!r} is not on the insured region's chronic and special disease "
+                         f"list on {req.date}", f"dise_codg {req.dise_codg!r} 不在参保地门诊慢特病病种目录中")
+    if qualifications.holding(conn, req.psn_no, req.dise_codg, req.date) is None:
+        raise InputError(f"dise_codg: {req.psn_no} has no qualification (备案) for {req.dise_codg} on {req.date}",
+                         f"参保人 {req.psn_no} 在 {req.date} 没有 {req.dise_codg} 的门诊慢特病备案，不能按慢特病结算")
+    return disease
+
+
+def _cross_region(conn: Connection, version: Version, req: SettleRequest, insured: str, treating: str,
+                  notes: list[str]) -> tuple[int, int | None, str | None]:
+    """(ratio cut, registration id, why nothing is pooled) for care outside the insured region."""
+    registration = registrations.covering(conn, req.psn_no, treating, req.date)
+    rules = version.cross_region
+    where = f"异地就医 insured in {insured}, treated in {treating}"
+    if registration is not None:
+        cut = rules.registered[registration["reason"]] if rules else 0
+        notes.append(f"{where}, registered ({registration['reason']})"
+                     + (f": ratio {format_ratio(cut)} lower" if cut else ""))
+        return cut, registration["id"], None
+    if rules is not None and not rules.unregistered.pooled:
+        return 0, None, f"{where} without a registration (未备案): the insured region's policy pays no pooled fund"
+    cut = rules.unregistered.ratio_cut if rules else 0
+    notes.append(f"{where} without a registration (未备案)" + (f": ratio {format_ratio(cut)} lower" if cut else ""))
+    return cut, None, None
+
+
+def _prescribed(conn: Connection, version: Version, req: SettleRequest, pharmacy: Mapping, lines: list[dict],
+                covered: int, notes: list[str]) -> tuple[int | None, str | None, int]:
+    """At a pharmacy: (the prescriber's level, the prescription to mark used, the covered amount the pooled fund
+    pays on). Only drugs on a valid prescription are pooled; the rest goes to the account or cash."""
+    rxno = req.prescription
+    if lines:
+        on_rx = [line for line in lines if line["rxno"] or req.rxno]
+        covered = sum(line["inscp_scp_amt"] for line in on_rx)
+        if len(on_rx) < len(lines):
+            notes.append(f"{len(lines) - len(on_rx)} line(s) bought without a prescription: account or cash only")
+    else:
+        on_rx = []
+    if rxno is None:
+        if not lines:
+            notes.append("no prescription from a designated institution (外配处方): account or cash only")
+        return None, None, 0
+    op = version.outpatient
+    max_days = op.pharmacy.prescriptions.max_supply_days if op else 0
+    bought: dict[str, int] = {}
+    for line in on_rx:
+        bought[line["med_list_codg"]] = bought.get(line["med_list_codg"], 0) + line["cnt"]
+    rx, why = prescriptions.check(conn, rxno, req.psn_no, req.date, bought, max_days)
+    if why is None and not pharmacy["outpatient_pooled"]:
+        why = "the pharmacy is not admitted to outpatient pooling: account or cash only"
+    prescriber = _one(conn, _INSTITUTION, {"code": rx["fixmedins_code"]}, f"rxno: {rxno} names no institution")
+    if why is None and not prescriber["designated"]:
+        why = f"the prescriber {rx['fixmedins_code']} is no longer designated: account or cash only"
+    if why is not None:
+        notes.append(why)
+        return None, None, 0
+    return prescriber["hosp_lv"], rxno, covered
 
 
 def _accumulators(conn: Connection, psn_no: str, year: int, lock: bool) -> Accumulators:
@@ -293,23 +442,29 @@ def _accumulators(conn: Connection, psn_no: str, year: int, lock: bool) -> Accum
     return Accumulators(*found) if found else Accumulators()
 
 
-_compiled: dict[int, tuple[Version, OutpatientTerms]] = {}
+def _disease_accumulators(conn: Connection, psn_no: str, year: int, code: str, lock: bool) -> Accumulators:
+    """The year's accumulators of one disease, like `_accumulators`."""
+    key = {"b_psn_no": psn_no, "b_year": year, "b_code": code}
+    found = conn.execute(_DISEASE_ACC_LOCKED if lock else _DISEASE_ACC, key).first()
+    if found is None and lock:
+        insert_ignoring(conn, disease_accumulators, [{"psn_no": psn_no, "year": year, "dise_codg": code}],
+                        ["psn_no", "year", "dise_codg"])
+        found = conn.execute(_DISEASE_ACC_LOCKED, key).first()
+    return Accumulators(*found) if found else Accumulators()
 
 
-def terms_of(version: Version) -> OutpatientTerms:
-    """A version's compiled terms, once per process (the version is kept so its id stays its own)."""
-    found = _compiled.get(id(version))
+_compiled: dict[tuple[int, int, str], tuple[Version, OutpatientTerms]] = {}
+
+
+def terms_of(version: Version, ratio_cut: int = 0, disease: Disease | None = None) -> OutpatientTerms:
+    """A version's compiled terms (or one disease's), once per process (the version is kept so its id stays
+    its own)."""
+    key = (id(version), ratio_cut, disease.code if disease else "")
+    found = _compiled.get(key)
     if found is None:
-        found = _compiled[id(version)] = (version, compile_terms(version))
+        terms = compile_disease(version, disease, ratio_cut) if disease else compile_terms(version, ratio_cut)
+        found = _compiled[key] = (version, terms)
     return found[1]
-
-
-def _adjudicate(visit: _Visit, acc: Accumulators) -> Adjudication:
-    covered = visit.bill.inscp_scp_amt
-    if visit.no_pool_reason is not None:
-        return Adjudication(covered, 0, 0, 0, 0, 0, covered, acc)
-    return adjudicate(terms_of(visit.version), visit.member_type, visit.age, visit.level, visit.setting,
-                      covered, acc)
 
 
 def _payers(conn: Connection, psn_no: str, lock: bool) -> list[tuple[str, int]]:
@@ -334,11 +489,26 @@ def _account_parts(share: int, payers: list[tuple[str, int]], use: bool) -> list
     return parts
 
 
-def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool) -> tuple[dict, list[dict], list]:
+class _Results(NamedTuple):
+    ordinary: Adjudication
+    chronic: Adjudication | None
+    payers: list[tuple[str, int]]
+
+
+def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool) -> tuple[dict, list[dict], _Results]:
     visit = _visit(conn, book, req)
-    acc = _accumulators(conn, req.psn_no, req.date.year, lock)
-    result = _adjudicate(visit, acc)
-    fund = result.hifp_pay + result.inpatient_pay
+    year = req.date.year
+    acc = _accumulators(conn, req.psn_no, year, lock)
+    ordinary = adjudicate(terms_of(visit.version, visit.ratio_cut), visit.member_type, visit.age, visit.level,
+                          visit.setting, visit.pool_covered, acc) if visit.pool_covered else \
+        Adjudication(0, 0, 0, 0, 0, 0, 0, acc)
+    chronic = None
+    if visit.disease is not None:
+        dacc = _disease_accumulators(conn, req.psn_no, year, visit.disease.code, lock)
+        chronic = adjudicate(terms_of(visit.version, visit.ratio_cut, visit.disease), visit.member_type, visit.age,
+                             visit.level, visit.setting, visit.chronic_covered, dacc)
+    chronic_pay = chronic.hifp_pay if chronic else 0
+    fund = ordinary.hifp_pay + ordinary.inpatient_pay + chronic_pay
     share = visit.bill.medfee_sumamt - fund
     payers = _payers(conn, req.psn_no, lock)
     parts = _account_parts(share, payers, req.acct_used_flag)
@@ -349,20 +519,28 @@ def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool)
     p = visit.person
     if req.mdtrt_id is not None:
         not_settled(conn, req.mdtrt_id)
+    notes = "; ".join(visit.notes)
     row = {
         "setl_id": _new_id("S"), "mdtrt_id": req.mdtrt_id or _new_id("M"), "idem_key": req.key, "psn_no": req.psn_no,
-        "fixmedins_code": req.fixmedins_code, "prescriber_code": req.prescriber, "setl_date": req.date,
+        "fixmedins_code": req.fixmedins_code, "prescriber_code": None, "setl_date": req.date,
         "setl_time": now(), "med_type": req.med_type, "insuplc_admdvs": p["insuplc_admdvs"],
         "member_type": visit.member_type, "age": visit.age, "level": visit.level, "setting": visit.setting,
-        "pooled": visit.no_pool_reason is None, "no_pool_reason": visit.no_pool_reason,
-        "acct_used_flag": req.acct_used_flag, **visit.bill._asdict(), "act_pay_dedc": result.act_pay_dedc,
-        "hifp_pay": result.hifp_pay, "pool_prop": result.pool_prop, "over_cap_amt": result.over_cap_amt,
-        "inpatient_pay": result.inpatient_pay, "psn_part_amt": share, "acct_pay": acct_pay,
+        "pooled": visit.pool_covered > 0, "no_pool_reason": notes[:NOTE_LENGTH] or None,
+        "acct_used_flag": req.acct_used_flag, **visit.bill._asdict(), "act_pay_dedc": ordinary.act_pay_dedc,
+        "hifp_pay": ordinary.hifp_pay, "pool_prop": ordinary.pool_prop, "over_cap_amt": ordinary.over_cap_amt,
+        "inpatient_pay": ordinary.inpatient_pay, "psn_part_amt": share, "acct_pay": acct_pay,
         "acct_mulaid_pay": mulaid, "psn_cash_pay": share - acct_pay, "balc": own_before - own_paid,
         "reverses": None, "reversed_by": None, "mdtrt_cert_type": req.mdtrt_cert_type,
-        "medins_setl_id": req.medins_setl_id,
+        "medins_setl_id": req.medins_setl_id, "pool_covered": visit.pool_covered, "ratio_cut": visit.ratio_cut,
+        "dise_codg": req.dise_codg, "chronic_covered": visit.chronic_covered,
+        "chronic_dedc": chronic.act_pay_dedc if chronic else 0, "chronic_pay": chronic_pay,
+        "chronic_prop": chronic.pool_prop if chronic else 0, "rxno": visit.rxno,
+        "mdtrtarea_admvs": visit.mdtrtarea_admvs, "registration_id": visit.registration_id,
     }
-    return row, visit.lines, [parts, result.accumulators]
+    if visit.rxno:
+        row["prescriber_code"] = conn.execute(select(prescriptions_table.c.fixmedins_code)
+                                              .where(prescriptions_table.c.rxno == visit.rxno)).scalar()
+    return row, visit.lines, _Results(ordinary, chronic, parts)
 
 
 _STANDING = select(settlements.c.setl_id).where(
@@ -424,8 +602,8 @@ def settle(engine: Engine, book: PolicyBook, req: SettleRequest, also: Also | No
                     seen = True
                 else:
                     seen = False
-                    row, lines, (parts, acc) = _compute(conn, book, req, lock=True)
-                    _write(conn, row, lines, parts, acc)
+                    row, lines, results = _compute(conn, book, req, lock=True)
+                    _write(conn, row, lines, results)
                     if also is not None:
                         also(conn, row, lines)
         except IntegrityError:
@@ -451,25 +629,32 @@ def settle(engine: Engine, book: PolicyBook, req: SettleRequest, also: Also | No
     raise AssertionError("unreachable")
 
 
-def _write(conn: Connection, row: dict, lines: list[dict], parts: list[tuple[str, int]], acc: Accumulators) -> None:
+def _write(conn: Connection, row: dict, lines: list[dict], results: _Results) -> None:
     setl_id, psn_no, on = row["setl_id"], row["psn_no"], row["setl_date"]
     conn.execute(_INSERT_SETTLEMENT, row)
     if lines:
         conn.execute(_INSERT_LINES, [{k: line[k] for k in _LINE_COLUMNS} | {"setl_id": setl_id} for line in lines])
-    conn.execute(_ACC_SET, {"b_psn_no": psn_no, "b_year": on.year, **acc._asdict()})
+    conn.execute(_ACC_SET, {"b_psn_no": psn_no, "b_year": on.year, **results.ordinary.accumulators._asdict()})
+    if results.chronic is not None:
+        dacc = results.chronic.accumulators
+        conn.execute(_DISEASE_ACC_SET, {"b_psn_no": psn_no, "b_year": on.year, "b_code": row["dise_codg"],
+                                        "deductible": dacc.deductible, "pool": dacc.pool, "covered": dacc.covered})
+    if row["rxno"]:
+        prescriptions.use(conn, row["rxno"], setl_id)
     journal: list[dict] = []
-    for payer, amount in parts:
+    for payer, amount in results.payers:
         kind = ACCOUNT_PAY if payer == psn_no else MULAID_PAY
         account_move(conn, payer, -amount, kind, on, journal, psn_no=psn_no, setl_id=setl_id,
                      memo=f"{row['fixmedins_code']} {row['med_type']}")
-    pool_out(conn, row["insuplc_admdvs"], [(OUTPATIENT_PAY, row["hifp_pay"]), (INPATIENT_PAY, row["inpatient_pay"])],
+    pool_out(conn, row["insuplc_admdvs"], [(OUTPATIENT_PAY, row["hifp_pay"]), (INPATIENT_PAY, row["inpatient_pay"]),
+                                           (CHRONIC_PAY, row["chronic_pay"])],
              on, key=psn_no, journal=journal, psn_no=psn_no, setl_id=setl_id)
     post(conn, journal)
 
 
 AMOUNTS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
            "act_pay_dedc", "hifp_pay", "over_cap_amt", "inpatient_pay", "psn_part_amt", "acct_pay",
-           "acct_mulaid_pay", "psn_cash_pay")
+           "acct_mulaid_pay", "psn_cash_pay", "pool_covered", "chronic_covered", "chronic_dedc", "chronic_pay")
 
 
 def reverse(engine: Engine, book: PolicyBook, setl_id: str, fixmedins_code: str, key: str | None = None,
@@ -532,41 +717,59 @@ def _reverse(conn: Connection, book: PolicyBook, setl_id: str, fixmedins_code: s
     row.pop("id")
     conn.execute(insert(settlements).values(**row))
     conn.execute(update(settlements).where(settlements.c.setl_id == setl_id).values(reversed_by=reversal_id))
+    prescriptions.release(conn, setl_id)
     _replay_year(conn, book, psn_no, year)
     return row
 
 
 def _replay_year(conn: Connection, book: PolicyBook, psn_no: str, year: int) -> None:
-    """The year's accumulators recomputed from the pooled settlements that stand, in the order they were made."""
+    """The year's accumulators, ordinary and of each disease, recomputed from the settlements that stand, in
+    the order they were made."""
     standing = conn.execute(select(settlements).where(
-        settlements.c.psn_no == psn_no, settlements.c.pooled.is_(True), settlements.c.reverses.is_(None),
-        settlements.c.reversed_by.is_(None),
+        settlements.c.psn_no == psn_no, or_(settlements.c.pool_covered > 0, settlements.c.chronic_covered > 0),
+        settlements.c.reverses.is_(None), settlements.c.reversed_by.is_(None),
         and_(settlements.c.setl_date >= date(year, 1, 1), settlements.c.setl_date <= date(year, 12, 31)))
         .order_by(settlements.c.id)).mappings().all()
     acc = Accumulators()
+    diseases: dict[str, Accumulators] = {
+        code: Accumulators() for code in conn.execute(select(disease_accumulators.c.dise_codg).where(
+            disease_accumulators.c.psn_no == psn_no, disease_accumulators.c.year == year)).scalars()}
     for s in standing:
-        terms = terms_of(book.policy_for(s["insuplc_admdvs"], s["setl_date"]))
-        acc = adjudicate(terms, s["member_type"], s["age"], s["level"], s["setting"], s["inscp_scp_amt"],
-                         acc).accumulators
+        version = book.policy_for(s["insuplc_admdvs"], s["setl_date"])
+        who = (s["member_type"], s["age"], s["level"], s["setting"])
+        if s["pool_covered"]:
+            acc = adjudicate(terms_of(version, s["ratio_cut"]), *who, s["pool_covered"], acc).accumulators
+        if s["chronic_covered"]:
+            code = s["dise_codg"]
+            terms = terms_of(version, s["ratio_cut"], version.chronic.disease(code))
+            diseases[code] = adjudicate(terms, *who, s["chronic_covered"], diseases.get(code, Accumulators())
+                                        ).accumulators
     conn.execute(update(accumulators).where(accumulators.c.psn_no == psn_no, accumulators.c.year == year)
                  .values(**acc._asdict()))
+    for code, dacc in diseases.items():
+        conn.execute(update(disease_accumulators).where(
+            disease_accumulators.c.psn_no == psn_no, disease_accumulators.c.year == year,
+            disease_accumulators.c.dise_codg == code).values(deductible=dacc.deductible, pool=dacc.pool,
+                                                             covered=dacc.covered))
 
 
 MONEY_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
                 "act_pay_dedc", "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay",
                 "oth_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay",
-                "hosp_part_amt", "balc", "inpatient_pay", "over_cap_amt")
-"""setlinfo's amounts, in fen; `inpatient_pay` and `over_cap_amt` are gongji's own (see `setlinfo`)."""
+                "hosp_part_amt", "balc", "inpatient_pay", "over_cap_amt", "chronic_pay")
+"""setlinfo's amounts, in fen; `inpatient_pay`, `over_cap_amt` and `chronic_pay` are gongji's own (see
+`setlinfo`)."""
 
 
 def setlinfo(s: Settlement) -> dict[str, object]:
     """The settlement under the national platform's `setlinfo` names, amounts in fen, ratio in basis points.
 
-    hifp_pay is everything the pooled fund (310100) pays: ordinary outpatient pooling plus, where the policy
-    sends cost above the cap to the inpatient benefit, `inpatient_pay`. So medfee_sumamt = fund_pay_sumamt +
-    psn_part_amt + hosp_part_amt and psn_part_amt = acct_pay + psn_cash_pay hold exactly."""
+    hifp_pay is everything the pooled fund (310100) pays: ordinary outpatient pooling, plus `inpatient_pay` where
+    the policy sends cost above the cap to the inpatient benefit, plus `chronic_pay` under a chronic or special
+    disease's benefit (med_type 14). act_pay_dedc likewise adds both deductibles. So medfee_sumamt =
+    fund_pay_sumamt + psn_part_amt + hosp_part_amt and psn_part_amt = acct_pay + psn_cash_pay hold exactly."""
     r = s.row
-    fund = r["hifp_pay"] + r["inpatient_pay"]
+    fund = r["hifp_pay"] + r["inpatient_pay"] + r["chronic_pay"]
     return {
         "setl_id": r["setl_id"], "mdtrt_id": r["mdtrt_id"], "psn_no": r["psn_no"],
         "insutype": "310", "psn_type": "12" if r["member_type"] == "retired" else "11", "age": r["age"],
@@ -574,12 +777,13 @@ def setlinfo(s: Settlement) -> dict[str, object]:
         "med_type": r["med_type"], "fixmedins_code": r["fixmedins_code"], "hosp_lv": r["level"],
         "medfee_sumamt": r["medfee_sumamt"], "fulamt_ownpay_amt": r["fulamt_ownpay_amt"],
         "overlmt_selfpay": r["overlmt_selfpay"], "preselfpay_amt": r["preselfpay_amt"],
-        "inscp_scp_amt": r["inscp_scp_amt"], "act_pay_dedc": r["act_pay_dedc"], "hifp_pay": fund,
+        "inscp_scp_amt": r["inscp_scp_amt"], "act_pay_dedc": r["act_pay_dedc"] + r["chronic_dedc"], "hifp_pay": fund,
         "pool_prop_selfpay": r["pool_prop"], "cvlserv_pay": 0, "hifes_pay": 0, "hifmi_pay": 0, "hifob_pay": 0,
         "maf_pay": 0, "oth_pay": 0, "fund_pay_sumamt": fund, "psn_part_amt": r["psn_part_amt"],
         "acct_pay": r["acct_pay"], "acct_mulaid_pay": r["acct_mulaid_pay"], "psn_cash_pay": r["psn_cash_pay"],
         "hosp_part_amt": 0, "balc": r["balc"], "inpatient_pay": r["inpatient_pay"],
-        "over_cap_amt": r["over_cap_amt"], "clr_optins": r["insuplc_admdvs"], "clr_way": "1",
+        "over_cap_amt": r["over_cap_amt"], "chronic_pay": r["chronic_pay"], "dise_codg": r["dise_codg"],
+        "rxno": r["rxno"], "mdtrtarea_admvs": r["mdtrtarea_admvs"], "clr_optins": r["insuplc_admdvs"], "clr_way": "1",
         "clr_type": CLR_TYPE[r["setting"]], "setl_proc_info": r["no_pool_reason"],
         "reverses": r["reverses"], "reversed_by": r["reversed_by"],
     }

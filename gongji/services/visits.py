@@ -119,20 +119,25 @@ def upload_fees(conn: Connection, visit: Mapping, person: Mapping, lines: list[d
     chrg_bchno, med_list_codg, pric and cnt (1/10000), det_item_fee_sumamt (fen) and optional fields."""
     check_lines("feedetail", lines, set(conn.execute(
         select(fee_details.c.feedetl_sn).where(fee_details.c.mdtrt_id == visit["mdtrt_id"])).scalars()))
+    treating = conn.execute(select(institutions.c.admdvs)
+                            .where(institutions.c.fixmedins_code == visit["fixmedins_code"])).scalar_one()
     _bill, split = split_fee_lines(conn, [fee_line(line) for line in lines], person,
-                                   age_on(person["brdy"], visit["begntime"].date()))
+                                   age_on(person["brdy"], visit["begntime"].date()), treating)
     conn.execute(insert(fee_details), [{k: line.get(k) for k in _FEE_COLUMNS} | {"mdtrt_id": visit["mdtrt_id"]}
                                       for line in lines])
     return [part | {"feedetl_sn": line["feedetl_sn"]} for line, part in zip(lines, split, strict=True)]
 
 
 _FEE_COLUMNS = ("feedetl_sn", "chrg_bchno", "med_list_codg", "medins_list_codg", "pric", "cnt",
-                "det_item_fee_sumamt", "fee_ocur_time", "rxno", "rx_circ_flag")
+                "det_item_fee_sumamt", "fee_ocur_time", "rxno", "rx_circ_flag", "dise_codg")
 
 
 def fee_line(line: Mapping) -> FeeLine:
-    """A stored or parsed line as the settlement service's fee line (price and quantity already scaled)."""
-    return FeeLine.model_construct(med_list_codg=line["med_list_codg"], pric=line["pric"], cnt=line["cnt"])
+    """A stored or parsed line as the settlement service's fee line (price and quantity already scaled); its
+    rxno counts only on a line bought on an external prescription (rx_circ_flag 1, 外购处方)."""
+    rxno = line.get("rxno") if str(line.get("rx_circ_flag") or "") == "1" else None
+    return FeeLine.model_construct(med_list_codg=line["med_list_codg"], pric=line["pric"], cnt=line["cnt"],
+                                   rxno=rxno or None, dise_codg=line.get("dise_codg") or None)
 
 
 def delete_fees(conn: Connection, visit: Mapping, chrg_bchno: str) -> int:

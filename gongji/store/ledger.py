@@ -46,6 +46,8 @@ OUTPATIENT_PAY = "hifp_pay"
 """ordinary outpatient pooling payment of a settlement."""
 INPATIENT_PAY = "inpatient_pay"
 """payment under the inpatient benefit of outpatient cost above the cap."""
+CHRONIC_PAY = "chronic_pay"
+"""payment under a chronic or special disease's benefit (门诊慢特病)."""
 REVERSAL_SUFFIX = "_reversal"
 
 

@@ -94,18 +94,29 @@ institutions = Table(
     CheckConstraint("fixmedins_type IN ('1', '2')", name="type"),
 )
 
+NATIONAL = "000000"
+"""The admdvs of the national catalogue, which applies wherever a region has no row of its own."""
+
 catalogue = Table(
     "catalogue", metadata,
+    Column("admdvs", String(6), primary_key=True, server_default=text(f"'{NATIONAL}'")),
     Column("med_list_codg", String(50), primary_key=True),
     Column("med_list_name", String(200), nullable=False),
     Column("list_type", String(10), nullable=False),
     Column("chrgitm_lv", String(2), nullable=False),
     Column("selfpay_prop", Integer, nullable=False, server_default=text("0")),
     Column("pay_std", BigInteger),
+    Column("pric_uplmt_amt", BigInteger),
+    Column("hi_nego_drug_flag", Boolean, nullable=False, server_default=text("false")),
+    Column("vbp_flag", Boolean, nullable=False, server_default=text("false")),
     Column("lmt_gend", String(1)),
     Column("lmt_age_min", Integer),
     Column("lmt_age_max", Integer),
 )
+"""医保目录 by region (就医地目录): a row of the treating region, its city or province replaces the national one.
+pay_std is the payment standard (医保支付标准) of negotiated (hi_nego_drug_flag) and centrally procured
+(vbp_flag, 集中带量采购) drugs; pric_uplmt_amt the platform's listing price (挂网价), the most any other item
+is paid at. Prices are unit prices in 1/10000 yuan."""
 
 accounts = Table(
     "accounts", metadata,
@@ -166,6 +177,14 @@ settlements = Table(
     Column("reversed_by", String(30)),
     Column("mdtrt_cert_type", String(3)),
     Column("medins_setl_id", String(40)),
+    fen("pool_covered"),
+    Column("ratio_cut", Integer, nullable=False, server_default=text("0")),
+    Column("dise_codg", String(30)),
+    fen("chronic_covered"), fen("chronic_dedc"), fen("chronic_pay"),
+    Column("chronic_prop", Integer, nullable=False, server_default=text("0")),
+    Column("rxno", String(40)),
+    Column("mdtrtarea_admvs", String(6)),
+    Column("registration_id", Integer),
     Index("ix_settlements_psn_year", "psn_no", "setl_date"),
     Index("ix_settlements_mdtrt_id", "mdtrt_id"),
     Index("ux_settlements_standing_visit", "mdtrt_id", unique=True,
@@ -184,14 +203,25 @@ settlement_lines = Table(
     fen("det_item_fee_sumamt"), fen("fulamt_ownpay_amt"), fen("overlmt_amt"), fen("preselfpay_amt"),
     fen("inscp_scp_amt"),
     Column("memo", String(200)),
+    Column("dise_codg", String(30)),
+    Column("rxno", String(40)),
 )
 
 accumulators = Table(
     "accumulators", metadata,
     Column("psn_no", ForeignKey("persons.psn_no"), primary_key=True),
     Column("year", Integer, primary_key=True),
-    fen("deductible"), fen("pool"), fen("covered"), fen("inpatient"),
+    fen("deductible"), fen("pool"), fen("covered"), fen("inpatient"), fen("inpatient_dedc"),
 )
+
+disease_accumulators = Table(
+    "disease_accumulators", metadata,
+    Column("psn_no", ForeignKey("persons.psn_no"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("dise_codg", String(30), primary_key=True),
+    fen("deductible"), fen("pool"), fen("covered"),
+)
+"""The year's accumulators of one chronic or special disease (门诊慢特病), apart from ordinary pooling's."""
 
 stays = Table(
     "stays", metadata,
@@ -293,6 +323,7 @@ fee_details = Table(
     Column("fee_ocur_time", DateTime),
     Column("rxno", String(40)),
     Column("rx_circ_flag", String(1)),
+    Column("dise_codg", String(30)),
     Column("setl_id", String(30)),
     UniqueConstraint("mdtrt_id", "feedetl_sn"),
 )
@@ -326,3 +357,67 @@ settings = Table(
     Column("value", Text, nullable=False),
 )
 """Server-side values made once per database (the e-voucher signing key)."""
+
+# The rest of the benefit rules (issue 6).
+
+prescriptions = Table(
+    "prescriptions", metadata,
+    Column("rxno", String(40), primary_key=True),
+    Column("fixmedins_code", ForeignKey("institutions.fixmedins_code"), nullable=False),
+    Column("hosp_rxno", String(40), nullable=False),
+    Column("psn_no", ForeignKey("persons.psn_no"), nullable=False, index=True),
+    Column("prsc_dr_name", String(50), nullable=False),
+    Column("prsc_dept_name", String(50)),
+    Column("diag_code", String(30), nullable=False),
+    Column("diag_name", String(100), nullable=False),
+    Column("prsc_date", Date, nullable=False),
+    Column("valid_end", Date, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Column("setl_id", String(30)),
+    UniqueConstraint("fixmedins_code", "hosp_rxno"),
+)
+"""外配处方: an electronic prescription a designated medical institution wrote (hi_rxno = rxno), valid to
+valid_end, used once: setl_id is the pharmacy settlement that used it, cleared again by its reversal."""
+
+prescription_drugs = Table(
+    "prescription_drugs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rxno", ForeignKey("prescriptions.rxno"), nullable=False, index=True),
+    Column("med_list_codg", String(50), nullable=False),
+    Column("drug_genname", String(200), nullable=False),
+    Column("drug_cnt", BigInteger, nullable=False),
+    Column("medc_days", Integer, nullable=False),
+    UniqueConstraint("rxno", "med_list_codg"),
+)
+"""A prescription's drugs: quantity in 1/10000 and days of supply (用药天数)."""
+
+qualifications = Table(
+    "qualifications", metadata,
+    Column("trt_dcla_detl_sn", String(30), primary_key=True),
+    Column("psn_no", ForeignKey("persons.psn_no"), nullable=False, index=True),
+    Column("opsp_dise_code", String(30), nullable=False),
+    Column("opsp_dise_name", String(100), nullable=False),
+    Column("ide_fixmedins_no", String(12)),
+    Column("begndate", Date, nullable=False),
+    Column("enddate", Date),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("cancelled_at", DateTime),
+    Column("memo", String(200)),
+)
+"""门诊慢特病备案: a member qualified for one chronic or special disease from begndate to enddate (2503/2504)."""
+
+registrations = Table(
+    "registrations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("psn_no", ForeignKey("persons.psn_no"), nullable=False, index=True),
+    Column("mdtrtarea_admvs", String(6), nullable=False),
+    Column("reason", String(10), nullable=False),
+    Column("begndate", Date, nullable=False),
+    Column("enddate", Date),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    CheckConstraint("reason IN ('resident', 'referral', 'temporary')", name="reason"),
+)
+"""异地就医备案: a member registered for care in another region (a city, or a whole province when the code
+ends in 0000) from begndate to enddate, with the reason (长期居住, 转诊转院, 临时外出)."""

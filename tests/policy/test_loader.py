@@ -105,7 +105,7 @@ versions:
       deductible: {basis: annual, in_service: "600.00", retired: "500.00", source: s}
       ratios: {in_service: {1: 70%, 2: 65%, 3: 60%}, retired: {1: 80%, 2: 75%, 3: 70%}, source: s}
       cap: {in_service: "7000.00", retired: "8000.00", source: s}
-      pharmacy: {pooled: true, source: s}
+      pharmacy: {pooled: true, source: s, prescriptions: {valid_days: 3, max_supply_days: 84, source: s}}
     crediting:
       in_service: {rule: base_percent, percent: 2%, source: s}
       retired: {rule: fixed_by_age, amounts: {0: "100.00"}, source: s}
