@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import select
 
 from gongji.money import yuan_to_fen
+from gongji.services import prescriptions
 from gongji.services.audit import audit
 from gongji.services.records import make_certno
 from gongji.store.tables import metadata
@@ -67,3 +68,14 @@ def snapshot(engine) -> dict[str, list[tuple]]:
 def assert_clean(engine) -> None:
     report = audit(engine)
     assert report.clean, report.differences
+
+
+def prescribe(engine, book, psn_no: str, hospital: str = "H32100000003", on: date = date(2024, 3, 1), days: int = 30,
+              drugs: tuple[str, ...] = ("XD01",), **extra) -> str:
+    """Record a prescription `hospital` wrote for `psn_no` on `on`: 30 units of each drug for `days` days."""
+    row = prescriptions.record_prescription(engine, book, hospital, {
+        "hosp_rxno": f"{psn_no}-{on}-{days}-{len(drugs)}-{extra.get('valid_days', '')}", "psn_no": psn_no,
+        "prsc_dr_name": "王医生", "diag_code": "I10.x00", "diag_name": "高血压", "prsc_date": on.isoformat(),
+        "drugs": [{"med_list_codg": code, "drug_genname": code, "drug_cnt": "30", "medc_days": days}
+                  for code in drugs], **extra})
+    return row["rxno"]

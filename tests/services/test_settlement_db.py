@@ -40,6 +40,7 @@ from tests.factories import (
     institutions_csv,
     person,
     persons_csv,
+    prescribe,
 )
 
 REGION = "321000"
@@ -508,7 +509,7 @@ def test_pharmacy_pays_at_the_prescribers_level(engine, book):
     setup(engine, book, [person("D1", date(1980, 1, 1), balc="1000.00"),
                          person("D2", date(1981, 1, 1), balc="1000.00"),
                          person("D3", date(1982, 1, 1), balc="1000.00")])
-    rx = visit(engine, book, "D1", "800.00", code=P_POOLED, med_type="41", prescriber=H2)
+    rx = visit(engine, book, "D1", "800.00", code=P_POOLED, med_type="41", rxno=prescribe(engine, book, "D1", H2))
     # on a level-2 prescription, in service: 800 - 600 = 200 x 65 % = 130.00 yuan
     assert (rx.row["act_pay_dedc"], rx.row["hifp_pay"], rx.row["pool_prop"]) == (fen("600.00"), fen("130.00"), 6500)
     info = setlinfo(rx)
@@ -521,7 +522,8 @@ def test_pharmacy_pays_at_the_prescribers_level(engine, book):
     assert (bare.row["hifp_pay"], bare.row["act_pay_dedc"], bare.row["acct_pay"]) == (0, 0, fen("800.00"))
     assert "外配处方" in setlinfo(bare)["setl_proc_info"]
 
-    closed = visit(engine, book, "D3", "800.00", code=P_NOT_POOLED, med_type="41", prescriber=H2)
+    closed = visit(engine, book, "D3", "800.00", code=P_NOT_POOLED, med_type="41",
+                   rxno=prescribe(engine, book, "D3", H2))
     # a pharmacy not admitted to outpatient pooling: nothing from the pool even on a prescription
     assert (closed.row["hifp_pay"], closed.row["acct_pay"]) == (0, fen("800.00"))
     assert "not admitted" in setlinfo(closed)["setl_proc_info"]
