@@ -4,7 +4,7 @@ yuan as JSON numbers, and validation errors said in Chinese with the field path.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -30,8 +30,27 @@ def _text(value: object) -> object:
 
 Code = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=30)]
 """A code value, opaque (provinces extend the national tables)."""
+
+
+def code(max_length: int) -> object:
+    """A required code or number of at most `max_length` characters (its column's)."""
+    return Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=max_length)]
 OptionalText = Annotated[Annotated[str, Field(max_length=500)] | None, BeforeValidator(_text)]
 """An optional text; JSON null and a missing key are the same."""
+
+
+def _blank(value: object) -> object:
+    value = _text(value)
+    return None if value == "" else value
+
+
+def optional(max_length: int) -> object:
+    """An optional text of at most `max_length` characters (its column's); null, a missing key and "" are none."""
+    return Annotated[Annotated[str, Field(max_length=max_length)] | None, BeforeValidator(_blank)]
+
+
+OptionalCode = optional(30)
+"""An optional code (a column of 30 characters)."""
 
 
 def _decimal(value: object, scale: int, limit: int, what: str) -> int:
@@ -68,6 +87,32 @@ def _datetime(value: object) -> object:
 
 
 Time = Annotated[datetime, BeforeValidator(_datetime)]
+
+
+def _day(value: object) -> date:
+    """A date as yyyy-MM-dd; clients also send a date as a time (yyyy-MM-dd HH:mm:ss), whose day counts."""
+    try:
+        return _datetime(value).date()
+    except ValueError:
+        raise ValueError("应为 yyyy-MM-dd 格式的日期") from None
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+
+
+def _whole(value: object) -> int:
+    """A whole number sent as a number or a string (7, "7", 7.0 or "7.00")."""
+    try:
+        number = to_decimal(value, "整数")
+    except MoneyError:
+        raise ValueError("应为整数") from None
+    if number != number.to_integral_value():
+        raise ValueError("应为整数")
+    return int(number)
+
+
+Whole = Annotated[int, BeforeValidator(_whole)]
+"""A whole number (days, counts); bounds go with the field (Field(ge=..., le=...))."""
 
 
 class Node(BaseModel):
@@ -109,6 +154,10 @@ _MESSAGES = {
 }
 
 
+_BOUNDS = {"greater_than": "应大于 {}", "greater_than_equal": "不能小于 {}", "less_than": "应小于 {}",
+           "less_than_equal": "不能大于 {}"}
+
+
 def zh_errors(exc: ValidationError, root: str) -> str:
     """The first validation error as 'path: 原因（值：...）', the path from the envelope down."""
     err = exc.errors()[0]
@@ -126,6 +175,11 @@ def zh_errors(exc: ValidationError, root: str) -> str:
         reason = "格式不符"
     elif kind == "literal_error":
         reason = f"应为 {err['ctx']['expected']}"
+    elif kind == "too_long":
+        reason = f"最多 {err['ctx']['max_length']} 项"
+    elif kind in _BOUNDS:
+        bound = next(iter(err["ctx"].values()))
+        reason = _BOUNDS[kind].format(bound)
     else:
         reason = _MESSAGES.get(kind) or err["msg"].removeprefix("Value error, ")
     return f"{path}: {reason}（值：{short_repr(err.get('input'))}）"

@@ -32,8 +32,9 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="random seed")] = 2024,
     db: Db = None,
 ) -> None:
-    """Generate a Yangzhou population and run 2024 on a fresh database: import, credit every month, settle a
-    year of visits (some from a relative's account, a few reversed), then the figures and the audit."""
+    """Generate a Yangzhou population and run 2024 on a fresh database: import, qualify some members for a chronic
+    disease, credit every month, settle a year of visits (pharmacy sales on recorded prescriptions, chronic disease
+    visits, some from a relative's account, a few reversed), then the figures and the audit."""
     started = time.perf_counter()
     if db is None:
         for suffix in ("", "-wal", "-shm"):
@@ -54,20 +55,23 @@ def demo_command(
     crediting.deposit(engine, demo.REGION, RESERVE_FEN, date(demo.YEAR, 1, 1), memo="2023 年末累计结存 (illustrative)")
     authorized = demo.authorize_families(engine, pop)
     out.print(f"{authorized} family mutual-aid authorizations")
+    qualified = demo.qualify(engine, book, pop)
+    out.print(f"{qualified} chronic disease qualifications (门诊慢特病备案)")
     year_visits = demo.visits(pop, seed)
     with progress_bar() as progress:
         months = progress.add_task(f"crediting {demo.YEAR}-01..12", total=12)
         demo.credit_year(engine, book, advance=lambda n: progress.advance(months, n))
         task = progress.add_task("settling visits", total=len(year_visits))
         year = demo.run_year(engine, book, year_visits, seed, advance=lambda n: progress.advance(task, n))
-    out.print(f"{year.settled} visits settled, {year.family_paid} paid partly from a relative's account, "
+    out.print(f"{year.settled} visits settled ({year.prescriptions} at pharmacies on a recorded prescription, "
+              f"{year.chronic} for a chronic disease), {year.family_paid} paid partly from a relative's account, "
               f"{year.reversed} reversed")
     interest = account_use.credit_interest(engine, book, demo.YEAR, demo.REGION)
     out.print(f"interest {demo.YEAR}: {format_yuan(interest.amount)} yuan to {interest.accounts} accounts "
               f"on their balances of {interest.on}")
     table = Table(title=f"outpatient pooling {demo.YEAR}, {demo.REGION} (settlements that stand)")
-    for header in ("level", "member", "settlements", "covered", "pool paid", "share", "family aid"):
-        table.add_column(header, justify="left" if header in ("level", "member") else "right")
+    for header in ("kind", "member", "settlements", "covered", "pool paid", "share", "family aid"):
+        table.add_column(header, justify="left" if header in ("kind", "member") else "right")
     for level, member, count, covered, pool, mulaid in demo.summary(engine):
         table.add_row(level, member, str(count), format_yuan(covered), format_yuan(pool),
                       f"{pool * 100 / covered:.1f}%" if covered else "", format_yuan(mulaid))
@@ -78,8 +82,9 @@ def demo_command(
     funds.add_column("")
     funds.add_column("yuan", justify="right")
     for name in ("deposits_in", "contributions_in", "credits_from_pool", "outpatient_fund_paid",
-                 "inpatient_benefit_paid", "pool_balance", "opening_balances", "credits_individual",
-                 "account_paid_own", "account_paid_family", "interest_credited", "account_balances"):
+                 "inpatient_benefit_paid", "chronic_benefit_paid", "pool_balance", "opening_balances",
+                 "credits_individual", "account_paid_own", "account_paid_family", "interest_credited",
+                 "account_balances"):
         funds.add_row(name, format_yuan(totals.get(name, 0)))
     out.print(funds)
     verdict = "clean, every balance equals its ledger" if report.clean else f"{len(report.differences)} differences"

@@ -181,8 +181,10 @@ def _print_settlement(s: settlement.Settlement, as_json: bool, title: str) -> No
 
 @app.command("settle")
 def settle_command(
-    file: Annotated[str, typer.Argument(help="A JSON visit: psn_no, fixmedins_code, date, med_type, "
-                                        "acct_used_flag, covered or lines, optional key and prescriber.")],
+    file: Annotated[str, typer.Argument(help="A JSON visit: psn_no, fixmedins_code, date, med_type (11, 14, 41), "
+                                        "acct_used_flag, covered or lines (med_list_codg, pric, cnt, optional rxno "
+                                        "and dise_codg), optional key, rxno (41: the prescription) and dise_codg "
+                                        "(14: the disease).")],
     pre: Annotated[bool, typer.Option("--pre", help="Pre-settle: compute, store nothing.")] = False,
     as_json: AsJson = False, db: Db = None, policy_dir: PolicyDir = None,
 ) -> None:

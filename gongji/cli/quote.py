@@ -21,7 +21,9 @@ def quote_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     policy_dir: PolicyDir = None,
 ) -> None:
-    """Settle a year of one person's outpatient visits and show what the pool and the member pay."""
+    """Settle a year of one person's outpatient visits and show what the pool and the member pay: ordinary
+    pooling, a chronic or special disease's benefit (a visit's `disease`), care in another region (`treated_in`,
+    `registration`)."""
     if file == "-":
         text = sys.stdin.read()
     else:
@@ -37,7 +39,8 @@ def quote_command(
         fail(str(exc))
     if as_json:
         visits = [{"date": q.visit.date.isoformat(), "level": q.visit.level, "setting": q.visit.setting,
-                   **_shown(q)} for q in quoted]
+                   "benefit": q.visit.benefit, "treated_in": q.visit.treated_in, "registration": q.visit.registration,
+                   **_shown(q), "ratio_cut": format_ratio(q.ratio_cut), "note": q.note} for q in quoted]
         out = {"visits": visits, "totals": {k: format_yuan(v) for k, v in totals(quoted).items()}}
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -45,21 +48,28 @@ def quote_command(
     table = Table(title=f"{region.name} {request.region} · {request.person.type} · born {request.person.birth_date}")
     columns = [("total", "medfee_sumamt"), ("covered", "inscp_scp_amt"), ("deductible", "act_pay_dedc"),
                ("ratio", "pool_prop"), ("pool", "hifp_pay"), ("over cap", "over_cap_amt"),
-               ("inpatient", "inpatient_pay"), ("member", "psn_part_amt")]
+               ("inpatient", "inpatient_pay"), ("chronic", "chronic_pay"), ("member", "psn_part_amt")]
     if request.account_balance is not None:
         columns += [("account", "acct_pay"), ("cash", "psn_cash_pay"), ("balance", "balc")]
-    for header in ("date", "level", "setting"):
+    away = any(q.visit.treated_in for q in quoted)
+    labels = ["date", "level", "setting", "benefit"] + (["treated in"] if away else [])
+    for header in labels:
         table.add_column(header, justify="left")
     for header, _name in columns:
         table.add_column(header, justify="right")
     for q in quoted:
         shown = _shown(q)
-        table.add_row(q.visit.date.isoformat(), str(q.visit.level), q.visit.setting, *(shown[n] for _h, n in columns))
+        where = [f"{q.visit.treated_in or ''} {q.visit.registration or ''}".strip()] if away else []
+        table.add_row(q.visit.date.isoformat(), str(q.visit.level), q.visit.setting, q.visit.benefit, *where,
+                      *(shown[n] for _h, n in columns))
     summed = {k: format_yuan(v) for k, v in totals(quoted).items()} | {"pool_prop": ""}
     table.add_section()
-    table.add_row("total", "", "", *(summed[n] for _h, n in columns))
+    table.add_row("total", *[""] * (len(labels) - 1), *(summed[n] for _h, n in columns))
     out = console()
     out.print(table)
+    for i, q in enumerate(quoted):
+        if q.note:
+            out.print(f"visit {i + 1} ({q.visit.date}): {q.note}")
     out.print("policy: " + "; ".join(dict.fromkeys(q.policy_title for q in quoted)))
 
 

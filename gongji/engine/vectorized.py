@@ -3,6 +3,8 @@ visit by visit, to the fen.
 
 Every accumulator of the sequential engine is a per-member-year cumulative sum here:
 * the pool payment: min(cumulative raw payment, cap), differenced;
+* the inpatient benefit's deductible, owed once a year by cost above the outpatient cap: min(deductible,
+  cumulative over-cap cost), differenced;
 * the deductible with top-up (and the annual deductible, its one-tier case): taking the levels' deductible
   amounts in ascending order as tiers v, the deductible paid so far, capped at v, equals the cumulative sum,
   capped at v, of each visit's covered amount (visits whose own amount is at least v) or deductible paid
@@ -30,7 +32,8 @@ VISIT_COLUMNS = {
     "prescribed": "bool, optional (default true): on a designated institution's prescription",
     "covered": "policy-covered amount in fen (integer)",
 }
-RESULT_COLUMNS = ("act_pay_dedc", "hifp_pay", "pool_prop", "over_cap_amt", "inpatient_pay", "psn_part_amt")
+RESULT_COLUMNS = ("act_pay_dedc", "hifp_pay", "pool_prop", "over_cap_amt", "inpatient_dedc", "inpatient_pay",
+                  "psn_part_amt")
 _NEW_GROUP = "_new_group"
 _ZERO = pl.lit(0, pl.Int64)
 
@@ -141,7 +144,8 @@ def adjudicate_frame(terms: OutpatientTerms, visits: pl.DataFrame) -> pl.DataFra
     frame = _prepare(visits)
     if not terms.pooled:
         return frame.select(*visits.columns, act_pay_dedc=_ZERO, hifp_pay=_ZERO, pool_prop=_ZERO,
-                            over_cap_amt=_ZERO, inpatient_pay=_ZERO, psn_part_amt=pl.col("covered").cast(pl.Int64))
+                            over_cap_amt=_ZERO, inpatient_dedc=_ZERO, inpatient_pay=_ZERO,
+                            psn_part_amt=pl.col("covered").cast(pl.Int64))
     return _settle(terms, frame.lazy()).select(*visits.columns, *RESULT_COLUMNS).collect()
 
 
@@ -192,9 +196,15 @@ def _settle(terms: OutpatientTerms, lf: pl.LazyFrame) -> pl.LazyFrame:
         over_cap_amt=pl.when(pl.col("_raw") > pl.col("_remaining")).then(pl.col("_eligible") - within).otherwise(0))
 
     if terms.to_inpatient:
+        if any(t.inpatient_deductible for t in terms.table.values()):
+            # owed by the year's first over-cap cost: min(deductible, cumulative over-cap cost), differenced
+            lf = _capped(lf, "over_cap_amt", _lookup(terms, lambda _m, t: t.inpatient_deductible), "inpatient_dedc")
+        else:
+            lf = lf.with_columns(inpatient_dedc=_ZERO)
         inpatient_ratio = _lookup(terms, lambda _m, t: t.inpatient_ratio)
-        lf = lf.with_columns(_inpatient_raw=half_up_bp(pl.col("over_cap_amt") * inpatient_ratio))
+        lf = lf.with_columns(
+            _inpatient_raw=half_up_bp((pl.col("over_cap_amt") - pl.col("inpatient_dedc")) * inpatient_ratio))
         lf = _capped(lf, "_inpatient_raw", _lookup(terms, lambda _m, t: t.inpatient_cap), "inpatient_pay")
     else:
-        lf = lf.with_columns(inpatient_pay=_ZERO)
+        lf = lf.with_columns(inpatient_dedc=_ZERO, inpatient_pay=_ZERO)
     return lf.with_columns(psn_part_amt=pl.col("covered") - pl.col("hifp_pay") - pl.col("inpatient_pay"))

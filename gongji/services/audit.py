@@ -1,5 +1,6 @@
 """`gongji audit`: every balance recomputed from the ledger, every settlement's parts checked, and the
-totals per region (contributions in, account credits, outpatient fund payments, account payments)."""
+totals per region (contributions in, account credits, outpatient fund payments, chronic and special disease
+payments (门诊慢特病), account payments)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from gongji.money import format_yuan
 from gongji.store.ledger import (
     ACCOUNT,
     ACCOUNT_PAY,
+    CHRONIC_PAY,
     CONTRIBUTION,
     CREDIT_EMPLOYER,
     CREDIT_INDIVIDUAL,
@@ -36,6 +38,7 @@ TOTALS = {
     "credits_from_pool": (ACCOUNT, [CREDIT_POOL], 1),
     "outpatient_fund_paid": (POOL, [OUTPATIENT_PAY], -1),
     "inpatient_benefit_paid": (POOL, [INPATIENT_PAY], -1),
+    "chronic_benefit_paid": (POOL, [CHRONIC_PAY], -1),
     "account_paid_own": (ACCOUNT, [ACCOUNT_PAY], -1),
     "account_paid_family": (ACCOUNT, [MULAID_PAY], -1),
     "premiums_paid": (ACCOUNT, [PREMIUM], -1),
@@ -83,7 +86,7 @@ def audit(engine: Engine) -> AuditReport:
         s = settlements.c
         broken = conn.execute(select(s.setl_id).where(
             (s.medfee_sumamt != s.fulamt_ownpay_amt + s.overlmt_selfpay + s.preselfpay_amt + s.inscp_scp_amt)
-            | (s.medfee_sumamt != s.hifp_pay + s.inpatient_pay + s.psn_part_amt)
+            | (s.medfee_sumamt != s.hifp_pay + s.inpatient_pay + s.chronic_pay + s.psn_part_amt)
             | (s.psn_part_amt != s.acct_pay + s.psn_cash_pay))).scalars().all()
         report.differences += [f"settlement {x}: its parts do not add up" for x in broken]
         report.checked_settlements = conn.execute(select(func.count()).select_from(settlements)).scalar_one()
@@ -95,15 +98,16 @@ def audit(engine: Engine) -> AuditReport:
 def _against_ledger(conn, report: AuditReport) -> None:
     """What the settlements say was paid equals what the ledger moved, fund by fund."""
     s = settlements.c
-    said = conn.execute(select(func.coalesce(func.sum(s.hifp_pay), 0), func.coalesce(func.sum(s.inpatient_pay), 0),
-                               func.coalesce(func.sum(s.acct_pay - s.acct_mulaid_pay), 0),
-                               func.coalesce(func.sum(s.acct_mulaid_pay), 0))).one()
+    compared = {"hifp_pay": (s.hifp_pay, OUTPATIENT_PAY), "inpatient_pay": (s.inpatient_pay, INPATIENT_PAY),
+                "chronic_pay": (s.chronic_pay, CHRONIC_PAY),
+                "acct_pay (own)": (s.acct_pay - s.acct_mulaid_pay, ACCOUNT_PAY),
+                "acct_mulaid_pay": (s.acct_mulaid_pay, MULAID_PAY)}
+    said = conn.execute(select(*(func.coalesce(func.sum(column), 0) for column, _kind in compared.values()))).one()
     moved = []
-    for kind in (OUTPATIENT_PAY, INPATIENT_PAY, ACCOUNT_PAY, MULAID_PAY):
+    for _column, kind in compared.values():
         moved.append(-conn.execute(select(func.coalesce(func.sum(ledger.c.amount), 0)).where(
             ledger.c.kind.in_([kind, kind + REVERSAL_SUFFIX]), ledger.c.setl_id.is_not(None))).scalar_one())
-    for name, a, b in zip(("hifp_pay", "inpatient_pay", "acct_pay (own)", "acct_mulaid_pay"),
-                          map(int, said), map(int, moved), strict=True):
+    for name, a, b in zip(compared, map(int, said), map(int, moved), strict=True):
         if a != b:
             report.differences.append(f"settlements' {name} {format_yuan(a)} != ledger {format_yuan(b)}")
 

@@ -63,7 +63,7 @@ KINDS = {
     "persons": Kind(PersonRecord, persons, ("psn_no",), _person_row, unique=("certno",)),
     "relations": Kind(RelationRecord, relations, ("psn_no", "relative_certno"), lambda r: r.model_dump()),
     "institutions": Kind(InstitutionRecord, institutions, ("fixmedins_code",), _institution_row),
-    "catalogue": Kind(CatalogueRecord, catalogue, ("med_list_codg",),
+    "catalogue": Kind(CatalogueRecord, catalogue, ("admdvs", "med_list_codg"),
                       lambda r: r.model_dump() | {"selfpay_prop": r.selfpay_prop or 0}),
 }
 
@@ -134,12 +134,17 @@ def _summary(errors: list[str]) -> str:
 
 
 def _existing(conn: Connection, table: Table, key: tuple[str, ...], rows: list[dict]) -> dict[tuple, dict]:
+    """The stored rows of `rows`' keys, fetched by the key column with the most distinct values (the item code,
+    not the region, of a catalogue row)."""
     found = {}
-    first = table.c[key[0]]
-    values = sorted({r[key[0]] for r in rows})
+    wanted = {tuple(r[c] for c in key) for r in rows}
+    column = max(key, key=lambda c: len({r[c] for r in rows}))
+    values = sorted({r[column] for r in rows})
     for i in range(0, len(values), CHUNK):
-        for stored in conn.execute(select(table).where(first.in_(values[i:i + CHUNK]))).mappings():
-            found[tuple(stored[c] for c in key)] = dict(stored)
+        for stored in conn.execute(select(table).where(table.c[column].in_(values[i:i + CHUNK]))).mappings():
+            found_key = tuple(stored[c] for c in key)
+            if found_key in wanted:
+                found[found_key] = dict(stored)
     return found
 
 

@@ -27,7 +27,7 @@ from gongji.store.tables import institutions, prescription_drugs, prescriptions
 class PrescribedDrug(BaseModel):
     """One drug of a prescription: catalogue code, name, quantity and days of supply (用药天数)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     med_list_codg: str = Field(min_length=1, max_length=50)
     drug_genname: str = Field(min_length=1, max_length=200)
     drug_cnt: Annotated[Quantity, Field(gt=0)]
@@ -37,7 +37,7 @@ class PrescribedDrug(BaseModel):
 class PrescriptionRecord(BaseModel):
     """A prescription as the institution writes it (national e-prescription field names)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     hosp_rxno: str = Field(min_length=1, max_length=40)
     """the institution's own prescription number."""
     psn_no: str = Field(min_length=1, max_length=30)
@@ -45,7 +45,7 @@ class PrescriptionRecord(BaseModel):
     prsc_dept_name: str | None = Field(default=None, max_length=50)
     diag_code: str = Field(min_length=1, max_length=30)
     diag_name: str = Field(min_length=1, max_length=100)
-    prsc_date: date
+    prsc_date: Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))]
     valid_days: Annotated[int, Field(ge=1, le=366)] | None = None
     """fewer days than the policy allows, when the doctor says so."""
     drugs: list[PrescribedDrug] = Field(min_length=1, max_length=200)

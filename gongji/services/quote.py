@@ -3,6 +3,12 @@
 The request is JSON: a region, a person (member type and birth date) and visits, each with its date, the
 institution level and either the policy-covered amount or the fee lines. Each visit is settled against the
 accumulators of the visits before it in the same calendar year, in the order given.
+
+A visit may name a chronic or special disease (门诊慢特病, `disease`: a code of the region's list): it is settled
+under that disease's benefit, against the disease's own accumulators, apart from ordinary pooling's (a quote
+assumes the qualification, 备案). A visit `treated_in` another pooling region is cross-region care (异地就医): the
+region's `cross_region` rules lower the ratios by the `registration` reason, or, without one, lower them or pay no
+pooled fund at all.
 """
 
 from __future__ import annotations
@@ -16,11 +22,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from gongji.engine.bill import CLASS_B, BillSplit, LineItem, covered_only, split_bill
 from gongji.engine.dates import age_on
 from gongji.engine.outpatient import CLINIC, AccountSplit, Accumulators, Adjudication, adjudicate, split_member_share
-from gongji.engine.terms import OutpatientTerms, compile_terms
+from gongji.engine.terms import OutpatientTerms, compile_disease, compile_terms
 from gongji.errors import describe
+from gongji.money import format_ratio
 from gongji.policy.loader import PolicyBook, PolicyNotFound
+from gongji.policy.schema import Disease, Version
 from gongji.policy.values import Level, MemberType
-from gongji.services.records import ITEM_CLASSES, Quantity, Ratio, UnitPrice, Yuan
+from gongji.services.records import ITEM_CLASSES, Admdvs, Quantity, Ratio, UnitPrice, Yuan
+from gongji.services.registrations import is_cross_region, pooling_region
+
+ORDINARY = "ordinary"
+"""the benefit of a visit without a disease: ordinary outpatient pooling (普通门诊统筹)."""
 
 
 class QuoteError(ValueError):
@@ -58,12 +70,19 @@ class QuoteLine(_Input):
 
 
 class QuoteVisit(_Input):
-    """One visit; at a pharmacy `level` is the prescribing institution's."""
+    """One visit; at a pharmacy `level` is the prescribing institution's and `prescribed` says whether the drugs
+    come on its prescription (外配处方)."""
 
     date: date
     level: Level
     setting: Literal["clinic", "pharmacy"] = CLINIC
     prescribed: bool = True
+    disease: str | None = Field(default=None, min_length=1, max_length=30)
+    """a chronic or special disease (opsp_dise_code) of the region's list: the whole visit is settled under it."""
+    treated_in: Admdvs | None = None
+    """the region of the institution (mdtrtarea_admvs), when it is not the member's own."""
+    registration: Literal["resident", "referral", "temporary"] | None = None
+    """the member's registration for care there (异地就医备案), by reason; none: unregistered."""
     covered: Yuan | None = None
     lines: list[QuoteLine] | None = None
 
@@ -71,7 +90,16 @@ class QuoteVisit(_Input):
     def _one_amount(self) -> QuoteVisit:
         if (self.covered is None) == (self.lines is None):
             raise ValueError("give either covered or lines")
+        if self.disease is not None and self.setting != CLINIC:
+            raise ValueError(f"disease {self.disease!r}: a chronic or special disease visit (med_type 14) is at a "
+                             "medical institution (setting clinic)")
+        if self.registration is not None and self.treated_in is None:
+            raise ValueError(f"registration {self.registration!r} goes with treated_in, the region of care")
         return self
+
+    @property
+    def benefit(self) -> str:
+        return self.disease or ORDINARY
 
     def bill(self) -> BillSplit:
         if self.lines is None:
@@ -97,9 +125,14 @@ class QuotedVisit(NamedTuple):
     visit: QuoteVisit
     bill: BillSplit
     adjudication: Adjudication
+    """under ordinary pooling, or under the visit's disease."""
     policy_title: str
     account: AccountSplit | None = None
     balance_after: int | None = None
+    ratio_cut: int = 0
+    """basis points taken off every ratio for care in another region."""
+    note: str | None = None
+    """cross-region care: registered or not, and what it changed."""
 
     @property
     def psn_part_amt(self) -> int:
@@ -120,14 +153,16 @@ def parse_request(text: str) -> QuoteRequest:
 
 
 def quote(request: QuoteRequest, book: PolicyBook) -> list[QuotedVisit]:
-    """Settle the visits in the order given, each year's accumulators starting from zero."""
+    """Settle the visits in the order given, each year's accumulators (ordinary and each disease's) starting
+    from zero."""
     try:
         book.region(request.region)
     except PolicyNotFound as exc:
         raise QuoteError(f"region: {exc}") from None
     balance = request.account_balance
-    years: dict[int, Accumulators] = {}
-    compiled: dict[int, OutpatientTerms] = {}
+    years: dict[tuple[int, str], Accumulators] = {}
+    """(year, benefit) -> accumulators: ordinary pooling's and each disease's apart."""
+    compiled: dict[tuple[int, int, str], OutpatientTerms] = {}
     quoted = []
     for i, visit in enumerate(request.visits):
         if visit.date < request.person.birth_date:
@@ -136,13 +171,22 @@ def quote(request: QuoteRequest, book: PolicyBook) -> list[QuotedVisit]:
             version = book.policy_for(request.region, visit.date)
         except PolicyNotFound as exc:
             raise QuoteError(f"visits[{i}].date: {exc}") from None
+        disease = _disease(version, request.region, visit, i)
+        cut, pooled, note = _cross_region(version, request.region, visit, i)
         bill = visit.bill()
-        terms = compiled.setdefault(id(version), compile_terms(version))
-        result = adjudicate(terms, request.person.type, age_on(request.person.birth_date, visit.date),
-                            visit.level, visit.setting, bill.inscp_scp_amt,
-                            years.get(visit.date.year, Accumulators()), visit.prescribed)
-        years[visit.date.year] = result.accumulators
-        q = QuotedVisit(visit, bill, result, version.title)
+        key = (visit.date.year, visit.benefit)
+        acc = years.get(key, Accumulators())
+        if pooled:
+            terms = compiled.get((id(version), cut, visit.benefit))
+            if terms is None:
+                terms = compiled[id(version), cut, visit.benefit] = \
+                    compile_disease(version, disease, cut) if disease else compile_terms(version, cut)
+            result = adjudicate(terms, request.person.type, age_on(request.person.birth_date, visit.date),
+                                visit.level, visit.setting, bill.inscp_scp_amt, acc, visit.prescribed)
+        else:
+            result = Adjudication(bill.inscp_scp_amt, 0, 0, 0, 0, 0, bill.inscp_scp_amt, acc)
+        years[key] = result.accumulators
+        q = QuotedVisit(visit, bill, result, version.title, ratio_cut=cut, note=note)
         if balance is not None:
             account = split_member_share(q.psn_part_amt, balance)
             balance -= account.acct_pay
@@ -151,16 +195,50 @@ def quote(request: QuoteRequest, book: PolicyBook) -> list[QuotedVisit]:
     return quoted
 
 
+def _disease(version: Version, region: str, visit: QuoteVisit, i: int) -> Disease | None:
+    if visit.disease is None:
+        return None
+    disease = version.chronic.disease(visit.disease) if version.chronic else None
+    if disease is None:
+        raise QuoteError(f"visits[{i}].disease: {visit.disease!r} is not on the chronic and special disease list of "
+                         f"{region} on {visit.date}")
+    return disease
+
+
+def _cross_region(version: Version, region: str, visit: QuoteVisit, i: int) -> tuple[int, bool, str | None]:
+    """(ratio cut, whether the pooled fund pays at all, a note) for the visit's place of care, as the settlement
+    service decides it."""
+    if visit.treated_in is None or not is_cross_region(region, visit.treated_in):
+        if visit.registration is not None:
+            raise QuoteError(f"visits[{i}].registration: {visit.treated_in} is in the member's own region "
+                             f"{pooling_region(region)}; a registration (异地就医备案) is for care in another region")
+        return 0, True, None
+    rules = version.cross_region
+    where = f"异地就医 in {visit.treated_in}"
+    if visit.registration is not None:
+        cut = rules.registered[visit.registration] if rules else 0
+        return cut, True, f"{where}, registered ({visit.registration})" + (
+            f": ratio {format_ratio(cut)} lower" if cut else "")
+    if rules is not None and not rules.unregistered.pooled:
+        return 0, False, f"{where} without a registration (未备案): no pooled fund"
+    cut = rules.unregistered.ratio_cut if rules else 0
+    return cut, True, f"{where} without a registration (未备案)" + (f": ratio {format_ratio(cut)} lower" if cut else "")
+
+
 def amounts(q: QuotedVisit) -> dict[str, int]:
     """The amounts of a quoted visit under the national platform's names (inpatient_pay is gongji's: the
-    pool's payment of `over_cap_amt` under the inpatient benefit); with an account balance, also
-    acct_pay, psn_cash_pay and balc (the balance after the visit)."""
+    pool's payment of `over_cap_amt` under the inpatient benefit; chronic_pay the payment under a disease's
+    benefit, which hifp_pay, ordinary pooling's, then leaves at 0); with an account balance, also acct_pay,
+    psn_cash_pay and balc (the balance after the visit). act_pay_dedc and over_cap_amt are of the visit's
+    benefit (a disease's deductible and limit)."""
     a, b = q.adjudication, q.bill
+    chronic = q.visit.disease is not None
     result = {
         "medfee_sumamt": b.medfee_sumamt, "fulamt_ownpay_amt": b.fulamt_ownpay_amt,
         "overlmt_selfpay": b.overlmt_selfpay, "preselfpay_amt": b.preselfpay_amt,
-        "inscp_scp_amt": b.inscp_scp_amt, "act_pay_dedc": a.act_pay_dedc, "hifp_pay": a.hifp_pay,
-        "over_cap_amt": a.over_cap_amt, "inpatient_pay": a.inpatient_pay, "psn_part_amt": q.psn_part_amt,
+        "inscp_scp_amt": b.inscp_scp_amt, "act_pay_dedc": a.act_pay_dedc, "hifp_pay": 0 if chronic else a.hifp_pay,
+        "over_cap_amt": a.over_cap_amt, "inpatient_pay": a.inpatient_pay, "chronic_pay": a.hifp_pay if chronic else 0,
+        "psn_part_amt": q.psn_part_amt,
     }
     if q.account is not None:
         result |= {"acct_pay": q.account.acct_pay, "psn_cash_pay": q.account.psn_cash_pay, "balc": q.balance_after}

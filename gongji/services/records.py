@@ -13,6 +13,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from gongji.engine.bill import CLASS_A, CLASS_B, CLASS_C, PRICE_SCALE
 from gongji.money import MoneyError, format_yuan, parse_ratio, to_decimal, yuan_to_fen
 from gongji.policy.values import IN_SERVICE, RETIRED
+from gongji.store.tables import NATIONAL
 
 ITEM_CLASSES = {"甲": CLASS_A, "A": CLASS_A, "01": CLASS_A, "乙": CLASS_B, "B": CLASS_B, "02": CLASS_B,
                 "丙": CLASS_C, "C": CLASS_C, "03": CLASS_C, "unlisted": CLASS_C}
@@ -208,8 +209,11 @@ class InstitutionRecord(Record):
 
 
 class CatalogueRecord(Record):
-    """A catalogue item (医保目录): drug, service or material, class 甲/乙/丙."""
+    """A catalogue item (医保目录): drug, service or material, class 甲/乙/丙, of the national catalogue or of one
+    region's (就医地目录: `admdvs`, whose row replaces the national one for care in that region)."""
 
+    admdvs: Admdvs = NATIONAL
+    """the region whose catalogue the row belongs to; empty is the national catalogue (000000)."""
     med_list_codg: Annotated[str, Field(pattern=r"^[0-9A-Za-z._-]{1,50}$")]
     med_list_name: Annotated[str, Field(min_length=1, max_length=200)]
     list_type: str
@@ -218,6 +222,13 @@ class CatalogueRecord(Record):
     """先行自付比例 of a class 乙 item."""
     pay_std: UnitPrice | None = None
     """医保支付标准, a unit price."""
+    pric_uplmt_amt: UnitPrice | None = None
+    """the provincial platform's listing price (挂网价), a unit price: the most the fund pays per unit of an item
+    that is neither negotiated nor centrally procured (the lower of it and pay_std)."""
+    hi_nego_drug_flag: Flag = False
+    """a negotiated drug (国家谈判药品): paid at its pay_std."""
+    vbp_flag: Flag = False
+    """centrally procured in volume (集中带量采购): paid at its pay_std."""
     lmt_gend: Literal["1", "2"] | None = None
     lmt_age_min: Annotated[int, Field(ge=0, le=150)] | None = None
     lmt_age_max: Annotated[int, Field(ge=0, le=150)] | None = None
@@ -241,6 +252,16 @@ class CatalogueRecord(Record):
         if self.chrgitm_lv == CHRGITM_LV[CLASS_B] and self.selfpay_prop is None:
             raise ValueError(f"selfpay_prop: {self.med_list_codg} is class 乙 and needs its first self-pay share "
                              "(value: empty)")
+        for flag, what in (("hi_nego_drug_flag", "a negotiated drug"), ("vbp_flag", "centrally procured")):
+            if getattr(self, flag) and self.pay_std is None:
+                raise ValueError(f"pay_std: {self.med_list_codg} is {what} ({flag} 1) and needs its payment "
+                                 "standard (value: empty)")
+        if self.hi_nego_drug_flag and self.list_type != "drug":
+            raise ValueError(f"hi_nego_drug_flag: {self.med_list_codg} is a {self.list_type}, and only a drug can be "
+                             "a negotiated drug (value: 1)")
+        if self.vbp_flag and self.list_type == "service":
+            raise ValueError(f"vbp_flag: {self.med_list_codg} is a service; only drugs and materials are procured "
+                             "(value: 1)")
         if self.lmt_age_min is not None and self.lmt_age_max is not None and self.lmt_age_min > self.lmt_age_max:
             raise ValueError(f"lmt_age_min {self.lmt_age_min} is above lmt_age_max {self.lmt_age_max}")
         return self

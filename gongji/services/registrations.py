@@ -58,7 +58,17 @@ def record(conn: Connection, r: RegistrationRecord) -> dict:
     person = registered_person(conn, r.psn_no, "psn_no")
     if not is_cross_region(person["insuplc_admdvs"], r.mdtrtarea_admvs) and not r.mdtrtarea_admvs.endswith("0000"):
         raise InputError(f"mdtrtarea_admvs: {r.mdtrtarea_admvs} is in the member's own region "
-                         f"{pooling_region(person['insuplc_admdvs'])}; no registration is needed there")
+                         f"{pooling_region(person['insuplc_admdvs'])}; no registration is needed there",
+                         f"就医地 {r.mdtrtarea_admvs} 属于参保地统筹区，无需异地就医备案")
+    clash = conn.execute(select(registrations.c.id).where(
+        registrations.c.psn_no == r.psn_no, registrations.c.mdtrtarea_admvs == r.mdtrtarea_admvs,
+        registrations.c.revoked_at.is_(None),
+        or_(registrations.c.enddate.is_(None), registrations.c.enddate >= r.begndate),
+        *([registrations.c.begndate <= r.enddate] if r.enddate else []))).scalar()
+    if clash is not None:
+        raise InputError(f"begndate: {r.psn_no} already has registration {clash} for {r.mdtrtarea_admvs} in that "
+                         "period; revoke it first",
+                         f"参保人 {r.psn_no} 在该期间已有 {r.mdtrtarea_admvs} 的异地就医备案")
     row = {**r.model_dump(), "recorded_at": now(), "revoked_at": None}
     row["id"] = conn.execute(insert(registrations).values(**row).returning(registrations.c.id)).scalar_one()
     return row

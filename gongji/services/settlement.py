@@ -192,7 +192,7 @@ class _Visit(NamedTuple):
     notes: list[str]
     """why some or all of the covered amount is not pooled, and other facts the settlement says (setl_proc_info)."""
     rxno: str | None
-    """the prescription the pooled fund pays on, to be marked used."""
+    """the prescription the pooled fund pays on, to be marked used (None when it pays on none)."""
     mdtrtarea_admvs: str
     registration_id: int | None
 
@@ -493,6 +493,7 @@ class _Results(NamedTuple):
     ordinary: Adjudication
     chronic: Adjudication | None
     payers: list[tuple[str, int]]
+    rx_used: str | None
 
 
 def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool) -> tuple[dict, list[dict], _Results]:
@@ -534,13 +535,13 @@ def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool)
         "medins_setl_id": req.medins_setl_id, "pool_covered": visit.pool_covered, "ratio_cut": visit.ratio_cut,
         "dise_codg": req.dise_codg, "chronic_covered": visit.chronic_covered,
         "chronic_dedc": chronic.act_pay_dedc if chronic else 0, "chronic_pay": chronic_pay,
-        "chronic_prop": chronic.pool_prop if chronic else 0, "rxno": visit.rxno,
+        "chronic_prop": chronic.pool_prop if chronic else 0, "rxno": req.prescription,
         "mdtrtarea_admvs": visit.mdtrtarea_admvs, "registration_id": visit.registration_id,
     }
-    if visit.rxno:
+    if row["rxno"]:
         row["prescriber_code"] = conn.execute(select(prescriptions_table.c.fixmedins_code)
-                                              .where(prescriptions_table.c.rxno == visit.rxno)).scalar()
-    return row, visit.lines, _Results(ordinary, chronic, parts)
+                                              .where(prescriptions_table.c.rxno == row["rxno"])).scalar()
+    return row, visit.lines, _Results(ordinary, chronic, parts, visit.rxno)
 
 
 _STANDING = select(settlements.c.setl_id).where(
@@ -639,8 +640,8 @@ def _write(conn: Connection, row: dict, lines: list[dict], results: _Results) ->
         dacc = results.chronic.accumulators
         conn.execute(_DISEASE_ACC_SET, {"b_psn_no": psn_no, "b_year": on.year, "b_code": row["dise_codg"],
                                         "deductible": dacc.deductible, "pool": dacc.pool, "covered": dacc.covered})
-    if row["rxno"]:
-        prescriptions.use(conn, row["rxno"], setl_id)
+    if results.rx_used:
+        prescriptions.use(conn, results.rx_used, setl_id)
     journal: list[dict] = []
     for payer, amount in results.payers:
         kind = ACCOUNT_PAY if payer == psn_no else MULAID_PAY

@@ -140,6 +140,25 @@ def fee_line(line: Mapping) -> FeeLine:
                                    rxno=rxno or None, dise_codg=line.get("dise_codg") or None)
 
 
+def visit_lines(lines: list[Mapping], dise_codg: str | None) -> list[FeeLine]:
+    """A hospital visit's stored lines as the settlement's fee lines. A line bought on an external prescription
+    (rx_circ_flag 1) is no pharmacy sale here: no rxno. A line's disease (dise_codg) counts at a med_type 14
+    visit of that disease (`dise_codg`); at a med_type 11 visit (`dise_codg` None) every line is ordinary."""
+    out = []
+    for line in lines:
+        code = line.get("dise_codg") or None
+        if dise_codg is None:
+            code = None
+        elif code is not None and code != dise_codg:
+            raise InputError(f"feedetail {line['feedetl_sn']}: dise_codg {code!r} is not the visit's disease "
+                             f"{dise_codg!r}; one disease per settlement",
+                             f"费用明细 feedetl_sn {line['feedetl_sn']!r} 的 dise_codg {code!r} 与本次就诊的慢特病病种 "
+                             f"{dise_codg!r}（2203）不符：一次结算只能是一个病种")
+        out.append(FeeLine.model_construct(med_list_codg=line["med_list_codg"], pric=line["pric"], cnt=line["cnt"],
+                                           rxno=None, dise_codg=code))
+    return out
+
+
 def delete_fees(conn: Connection, visit: Mapping, chrg_bchno: str) -> int:
     """Withdraw the unsettled lines of a batch (or of every batch with "0000"); returns how many."""
     where = [fee_details.c.mdtrt_id == visit["mdtrt_id"], fee_details.c.setl_id.is_(None)]

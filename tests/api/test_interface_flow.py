@@ -16,6 +16,7 @@ from sqlalchemy import select
 from gongji.services import family
 from gongji.services.imports import import_csv
 from gongji.store.tables import accounts, accumulators, fee_details
+from tests.api.benefit_inputs import rx_input
 from tests.api.server import Institution, LiveServer
 from tests.factories import assert_clean, csv_bytes, fen, person
 from tests.services.test_imports import CATALOGUE_COLUMNS, item
@@ -183,7 +184,7 @@ def test_hospital_visit_from_sign_in_to_reversal(engine, book):
     assert_clean(engine)
 
 
-# The pharmacy purchase, at P_POOLED on a prescription of H3 (level 3) for R1 (retired):
+# The pharmacy purchase, at P_POOLED on a prescription H3 (level 3) uploaded with 7101 for R1 (retired):
 #   A01 甲 25.00 x 40 = 1000.00, all in policy
 # deductible 500.00 (retired); pooled fund (1000.00 - 500.00) x 70 % = 350.00
 # member's share 1000.00 - 350.00 = 650.00: R1's own account pays its 300.00, then S1's account (S1 authorized
@@ -194,9 +195,9 @@ def test_pharmacy_purchase_with_family_account_and_reversal(engine, book):
     pool_before = pool(engine)
     cert = {"mdtrt_cert_type": "02", "mdtrt_cert_no": RETIRED["certno"]}
     sale = {"druginfo": {"psn_no": "R1", "begntime": "2024-03-01 10:00:00", "medfee_sumamt": 1000.00,
-                         "insutype": "310", "dise_codg": "", "dise_name": "", "acct_used_flag": "1", "med_type": "41",
-                         "rx_fixmedins_code": H3} | cert,
-            "drugdetail": [{"feedetl_sn": "1", "rxno": "RX001", "rx_circ_flag": "1",
+                         "insutype": "310", "dise_codg": "", "dise_name": "", "acct_used_flag": "1", "med_type": "41"}
+            | cert,
+            "drugdetail": [{"feedetl_sn": "1", "rxno": None, "rx_circ_flag": "1",
                             "fee_ocur_time": "2024-03-01 10:00:00", "med_list_codg": "A01",
                             "medins_list_codg": "P-A01", "det_item_fee_sumamt": "1000.00", "cnt": "40",
                             "pric": "25.00", "sin_dos_dscr": "1片", "used_frqu_dscr": "tid", "prd_days": 14,
@@ -205,6 +206,11 @@ def test_pharmacy_purchase_with_family_account_and_reversal(engine, book):
                 "fund_pay_sumamt": 350.00, "psn_part_amt": 650.00, "acct_pay": 650.00, "acct_mulaid_pay": 350.00,
                 "psn_cash_pay": 0, "balc": 0, "pool_prop_selfpay": 0.7}
     with LiveServer(engine, book) as server:
+        h = Institution(server.url, engine, H3)
+        rx = h.ok("7101", rx_input("R1", "CF0001", [("A01", "40", 14)]))
+        # valid 3 days counting the day written (321000.yaml pharmacy.prescriptions.valid_days): 03-01 to 03-03
+        assert rx["valid_end_date"] == "2024-03-03"
+        sale["drugdetail"][0]["rxno"] = rx["hi_rxno"]
         p = Institution(server.url, engine, P_POOLED)
         trial = p.ok("2101", sale)
         assert "setl_id" not in trial["setlinfo"]
@@ -215,6 +221,7 @@ def test_pharmacy_purchase_with_family_account_and_reversal(engine, book):
         done = p.ok("2102", sale | {"druginfo": sale["druginfo"] | {"invono": "P-INV-1"}})
         setl = done["setlinfo"]
         assert {k: setl[k] for k in expected} == expected and setl["clr_type"] == "41"
+        assert (setl["rxno"], setl["mdtrtarea_admvs"], setl["clr_optins"]) == (rx["hi_rxno"], "321000", "321000")
         assert_identities(setl)
         assert [(d["fund_pay_type"], d["fund_payamt"]) for d in done["setldetail"]] == [("310100", 350.00),
                                                                                         ("310200", 650.00)]

@@ -43,6 +43,40 @@ def test_an_account_balance_pays_the_member_share_until_it_runs_out():
     assert (totals["acct_pay"], totals["psn_cash_pay"], totals["balc"]) == ("1500.00", "140.00", "0.00")
 
 
+def test_disease_and_cross_region_visits_in_json():
+    body = YANGZHOU | {"visits": [
+        {"date": "2024-03-01", "level": 1, "covered": "1000.00", "disease": "M03900"},
+        {"date": "2024-03-01", "level": 1, "covered": "1600.00", "treated_in": "110000"},
+        {"date": "2024-03-02", "level": 1, "covered": "1000.00", "treated_in": "110000", "registration": "temporary"}]}
+    result = _quote(body, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    disease, away, registered = out["visits"]
+    # M03900 (321000.yaml): 1000 x 80 % = 800.00 under the disease's benefit, ordinary pooling untouched
+    assert (disease["benefit"], disease["chronic_pay"], disease["hifp_pay"], disease["pool_prop"]) == (
+        "M03900", "800.00", "0.00", "0.8000")
+    # unregistered elsewhere, 70 % - 20 points: (1600 - 600) x 50 % = 500.00
+    assert (away["benefit"], away["treated_in"], away["registration"], away["ratio_cut"], away["hifp_pay"]) == (
+        "ordinary", "110000", None, "0.2000", "500.00")
+    assert "未备案" in away["note"] and disease["note"] is None
+    # registered for a temporary stay, 70 % - 10 points: 1000 x 60 % = 600.00
+    assert (registered["registration"], registered["ratio_cut"], registered["hifp_pay"]) == ("temporary", "0.1000",
+                                                                                            "600.00")
+    assert (out["totals"]["chronic_pay"], out["totals"]["hifp_pay"]) == ("800.00", "1100.00")
+
+
+def test_the_table_shows_the_benefit_and_where_care_was(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    body = YANGZHOU | {"visits": [{"date": "2024-03-01", "level": 1, "covered": "1000.00", "disease": "M03900"},
+                                  {"date": "2024-03-02", "level": 1, "covered": "1600.00", "treated_in": "110000"}]}
+    result = _quote(body)
+    assert result.exit_code == 0, result.output
+    for text in ("benefit", "M03900", "ordinary", "chronic", "800.00", "treated in", "110000", "500.00",
+                 "visit 2 (2024-03-02): 异地就医 in 110000 without a registration"):
+        assert text in result.stdout, text
+    assert "treated in" not in _quote(YANGZHOU).stdout  # only when some visit is elsewhere
+
+
 def test_quote_table_from_a_file(tmp_path):
     path = tmp_path / "visits.json"
     path.write_text(json.dumps(YANGZHOU), encoding="utf-8")
@@ -89,6 +123,15 @@ def _visit(**change):
     (_visit(covered=None, lines=[{"code": "x", "class": "甲", "price": "-1.00", "quantity": 1}]),
      "visits[0].lines[0].price: must not be negative"),
     (_visit(date="2024-02-30"), "visits[0].date: Input should be a valid date"),
+    (_visit(disease="M03900", setting="pharmacy"),
+     "visits[0]: disease 'M03900': a chronic or special disease visit (med_type 14) is at a medical institution"),
+    (_visit(disease="X99"), "visits[0].disease: 'X99' is not on the chronic and special disease list of 321000"),
+    (_visit(registration="resident"), "visits[0]: registration 'resident' goes with treated_in"),
+    (_visit(treated_in="11000"), "visits[0].treated_in: String should match pattern"),
+    (_visit(treated_in="110000", registration="visiting"),
+     "visits[0].registration: Input should be 'resident', 'referral' or 'temporary' (value: 'visiting')"),
+    (_visit(treated_in="321002", registration="temporary"),
+     "visits[0].registration: 321002 is in the member's own region 321000"),
     (YANGZHOU | {"person": {"type": "student", "birth_date": "1960-05-01"}},
      "person.type: Input should be 'in_service' or 'retired' (value: 'student')"),
     (YANGZHOU | {"person": {"type": "retired", "birth_date": "2025-01-01"}},

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from hypothesis import strategies as st
 
-from gongji.policy.schema import Version
+from gongji.policy.schema import MemberAmounts, Version
 
 fen = st.integers(min_value=0, max_value=2_000_000)
 bp_floor = st.integers(min_value=5000, max_value=10_000)
@@ -28,7 +28,8 @@ def _yuan(fen_amount: int) -> str:
 
 @st.composite
 def versions(draw) -> Version:
-    """A reform version with a random deductible basis, ratios, bands, cap and what lies above it."""
+    """A reform version with a random deductible basis, ratios, bands, cap and what lies above it (the inpatient
+    benefit with its own deductible, often not zero)."""
     basis = draw(st.sampled_from(["annual", "annual_topup", "per_visit"]))
     if basis == "annual":
         d_in = draw(st.integers(0, 200_000))
@@ -49,13 +50,17 @@ def versions(draw) -> Version:
             "cost_bands": [{"above": _yuan(e), "ratios": draw(ratio_tables()), "source": "t"} for e in edges],
             "cap": {"in_service": _yuan(cap_in), "retired": _yuan(draw(st.integers(cap_in, 4_000_000))),
                     "above": above, "source": "t"},
-            "pharmacy": {"pooled": draw(st.booleans()), "source": "t"},
+            "pharmacy": {"pooled": draw(st.booleans()), "source": "t",
+                         "prescriptions": {"valid_days": 3, "max_supply_days": 84, "source": "t"}},
         },
         "crediting": {"in_service": {"rule": "base_percent", "percent": "2%", "source": "t"},
                       "retired": {"rule": "fixed_by_age", "amounts": {0: "100.00"}, "source": "t"}},
     }
     if above == "inpatient":
+        inpatient_deductible = st.one_of(st.just(0), st.integers(0, 50_000), fen)
         data["inpatient"] = {"ratios": draw(ratio_tables()), "source": "t",
+                             "deductible": {"in_service": _yuan(draw(inpatient_deductible)),
+                                            "retired": _yuan(draw(inpatient_deductible))},
                              "cap": {"in_service": _yuan(draw(fen)), "retired": _yuan(draw(fen))}}
     return Version.model_validate(data)
 
@@ -71,3 +76,10 @@ def visits(draw, max_size=30):
     start = date(2024, 1, 1)
     return [("retired" if retired else "in_service", age, level, setting, covered, prescribed,
              start + timedelta(days=i)) for i, (level, setting, covered, prescribed) in enumerate(rows)]
+
+
+def with_inpatient_deductible(version: Version, in_service: str, retired: str) -> Version:
+    """`version` with the inpatient benefit's deductible (owed once a year by cost above the outpatient cap) set
+    to these yuan amounts."""
+    deductible = MemberAmounts.model_validate({"in_service": in_service, "retired": retired})
+    return version.model_copy(update={"inpatient": version.inpatient.model_copy(update={"deductible": deductible})})

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from gongji.engine.outpatient import CLINIC, PHARMACY, Accumulators, adjudicate
 from gongji.engine.terms import compile_terms
 from gongji.engine.vectorized import RESULT_COLUMNS, FrameError, adjudicate_frame
-from tests.engine.strategies import versions, visits
+from tests.engine.strategies import versions, visits, with_inpatient_deductible
 
-FIELDS = ("act_pay_dedc", "hifp_pay", "pool_prop", "over_cap_amt", "inpatient_pay", "psn_part_amt")
+FIELDS = ("act_pay_dedc", "hifp_pay", "pool_prop", "over_cap_amt", "inpatient_dedc", "inpatient_pay", "psn_part_amt")
 
 
 def _frame(rows):
@@ -80,10 +80,37 @@ def test_agree_on_100000_random_visits(book, region, on):
     _assert_agree(book.policy_for(region, on), rows[:100_000])
 
 
+@pytest.mark.parametrize(("region", "deductibles"), [("530000", ("1000.00", "800.00")),
+                                                     ("990100", ("300.00", "0.00"))])
+def test_agree_on_100000_random_visits_with_an_inpatient_deductible(book, region, deductibles):
+    rnd = random.Random(f"{region}-inpatient-deductible")
+    rows = []
+    while len(rows) < 100_000:
+        rows += _population(rnd, 1000, 2025, first_psn=len(rows))
+    version = with_inpatient_deductible(book.policy_for(region, date(2025, 1, 1)), *deductibles)
+    _assert_agree(version, rows[:100_000])
+
+
+def test_the_inpatient_deductible_once_a_year_by_hand(book):
+    """Yunnan (530000.yaml) in service at level 1: deductible 20.00 per visit, 60 %, cap 6000.00, then the
+    inpatient benefit at 90 %, here after an inpatient deductible of 1000.00 (the file sets none)."""
+    version = with_inpatient_deductible(book.policy_for("530000", date(2025, 1, 1)), "1000.00", "800.00")
+    rows = [(1, date(2025, 3, 1), False, 40, 1, False, True, 1_050_000),
+            (1, date(2025, 4, 1), False, 40, 1, False, True, 100_000),
+            (1, date(2025, 5, 1), False, 40, 1, False, True, 20_000),
+            (1, date(2026, 1, 5), False, 41, 1, False, True, 1_050_000)]
+    out = adjudicate_frame(compile_terms(version), _frame(rows))
+    # 10500.00: (10500 - 20) x 60 % = 6288.00 > 6000.00, which covers 6000 / 0.6 = 10000.00: 480.00 over the cap,
+    # all toward the inpatient deductible. 1000.00: 980.00 over, 1000 - 480 = 520.00 still owed, then
+    # (980 - 520) x 90 % = 414.00. 200.00: 180.00 over, 180 x 90 % = 162.00. The next year owes it again.
+    assert out.select("over_cap_amt", "inpatient_dedc", "inpatient_pay").rows() == [
+        (48_000, 48_000, 0), (98_000, 52_000, 41_400), (18_000, 0, 16_200), (48_000, 48_000, 0)]
+
+
 def test_pre_reform_pays_nothing(book):
     rows = [(1, date(2022, 3, 1), False, 40, 1, False, True, 100_000)]
     out = adjudicate_frame(compile_terms(book.policy_for("321000", date(2022, 3, 1))), _frame(rows))
-    assert out.select(RESULT_COLUMNS).row(0) == (0, 0, 0, 0, 0, 100_000)
+    assert out.select(RESULT_COLUMNS).row(0) == (0, 0, 0, 0, 0, 0, 100_000)
 
 
 def test_unsorted_input_comes_back_in_member_date_order(book):

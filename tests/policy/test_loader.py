@@ -71,11 +71,24 @@ def test_every_shipped_number_names_a_seed_file():
             blocks = [version.crediting.in_service, version.crediting.retired, *version.reference_values.values()]
             if version.outpatient:
                 op = version.outpatient
-                blocks += [op.deductible, op.ratios, op.cap, op.pharmacy, *op.cost_bands]
-            if version.inpatient:
-                blocks.append(version.inpatient)
+                blocks += [op.deductible, op.ratios, op.cap, op.pharmacy, op.pharmacy.prescriptions, *op.cost_bands]
+            blocks += [b for b in (version.inpatient, version.chronic, version.cross_region) if b is not None]
             for block in blocks:
                 assert seed.search(block.source), (path.name, block)
+
+
+def test_the_new_blocks_are_in_the_shipped_files_and_marked_illustrative():
+    book = PolicyBook.load()
+    for admdvs, on in (("321000", date(2023, 6, 1)), ("321000", date(2024, 6, 1)), ("530000", date(2025, 1, 1))):
+        version = book.policy_for(admdvs, on)
+        assert version.outpatient.pharmacy.prescriptions.max_supply_days == 84  # 12 weeks
+        assert version.chronic.illustrative and version.cross_region.illustrative
+        assert version.outpatient.pharmacy.prescriptions.illustrative  # 3 days of validity: no seed gives it
+    assert book.policy_for("000000", date(2024, 6, 1)).outpatient.pharmacy.prescriptions.valid_days == 3
+    yunnan = book.policy_for("530000", date(2025, 1, 1))
+    assert not yunnan.cross_region.unregistered.pooled and yunnan.inpatient.deductible.in_service == 0
+    yangzhou = book.policy_for("321000", date(2024, 6, 1)).cross_region
+    assert yangzhou.unregistered.ratio_cut == 2_000 and yangzhou.registered["temporary"] == 1_000
 
 
 def test_values_no_seed_gives_are_marked_illustrative():
@@ -158,6 +171,87 @@ def test_a_wrong_file_names_file_path_and_value(tmp_path, old, new, expected):
     assert old in GOOD
     with pytest.raises(PolicyError) as err:
         _load(tmp_path, GOOD.replace(old, new, 1))
+    assert str(err.value).startswith("990200.yaml: ")
+    assert expected in str(err.value)
+
+
+CHRONIC = """\
+    chronic:
+      diseases:
+        - code: M03900
+          name: 高血压
+          deductible: {in_service: "0.00", retired: "0.00"}
+          ratios: {in_service: {1: 80%, 2: 75%, 3: 70%}, retired: {1: 85%, 2: 80%, 3: 75%}}
+          limit: {in_service: "2000.00", retired: "2500.00"}
+        - code: M01600
+          name: 糖尿病
+          deductible: {in_service: "0.00", retired: "0.00"}
+          ratios: {in_service: {1: 80%, 2: 75%, 3: 70%}, retired: {1: 85%, 2: 80%, 3: 75%}}
+          limit: {in_service: "3000.00", retired: "3500.00"}
+      source: s
+"""
+OTHER_BLOCKS = """\
+    cross_region:
+      registered: {resident: 0%, referral: 0%, temporary: 10%}
+      unregistered: {pooled: true, ratio_cut: 20%}
+      source: s
+    inpatient:
+      deductible: {in_service: "1000.00", retired: "800.00"}
+      ratios: {in_service: {1: 90%, 2: 85%, 3: 80%}, retired: {1: 95%, 2: 90%, 3: 85%}}
+      cap: {in_service: "150000.00", retired: "150000.00"}
+      source: s
+"""
+WITH_BLOCKS = GOOD + CHRONIC + OTHER_BLOCKS
+
+
+def test_the_new_blocks_load(tmp_path):
+    version = _load(tmp_path, WITH_BLOCKS).versions[0]
+    assert [d.code for d in version.chronic.diseases] == ["M03900", "M01600"]
+    assert version.chronic.disease("M01600").limit.retired == 350_000  # 3500.00 yuan
+    assert version.chronic.disease("M00500") is None
+    assert version.cross_region.registered == {"resident": 0, "referral": 0, "temporary": 1_000}
+    assert version.cross_region.unregistered.ratio_cut == 2_000
+    assert version.inpatient.deductible.amount(RETIRED) == 80_000
+    assert version.outpatient.pharmacy.prescriptions.valid_days == 3
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("        - code: M01600", "        - code: M03900",
+     "versions[0].chronic.diseases: disease codes must be unique, repeated: ['M03900']"),
+    ("{resident: 0%, referral: 0%, temporary: 10%}", "{resident: 0%, temporary: 10%}",
+     "versions[0].cross_region.registered: needs a ratio cut for every reason ['resident', 'referral', 'temporary']; "
+     "missing ['referral']"),
+    ("temporary: 10%}", "temporary: 10%, holiday: 5%}", "versions[0].cross_region.registered.holiday"),
+    ("temporary: 10%}", "temporary: 110%}",
+     "versions[0].cross_region.registered.temporary: Input should be less than or equal to 10000 (value: '110%')"),
+    ("unregistered: {pooled: true, ratio_cut: 20%}", "unregistered: {ratio_cut: 20%}",
+     "versions[0].cross_region.unregistered.pooled: missing"),
+    ("unregistered: {pooled: true, ratio_cut: 20%}", "unregistered: {pooled: true, ratio_cut: 20%, cap: 1}",
+     "versions[0].cross_region.unregistered.cap: unknown key (value: 1)"),
+    ("prescriptions: {valid_days: 3,", "prescriptions: {valid_days: 0,",
+     "versions[0].outpatient.pharmacy.prescriptions.valid_days: Input should be greater than or equal to 1 (value: 0)"),
+    ("max_supply_days: 84,", "max_supply_days: 84, refills: 2,",
+     "versions[0].outpatient.pharmacy.prescriptions.refills: unknown key (value: 2)"),
+    ("pharmacy: {pooled: true, source: s, prescriptions: {valid_days: 3, max_supply_days: 84, source: s}}",
+     "pharmacy: {pooled: true, source: s}", "versions[0].outpatient.pharmacy.prescriptions: missing"),
+    ("          name: 高血压\n", "          name: 高血压\n          colour: red\n",
+     "versions[0].chronic.diseases.0.colour: unknown key (value: 'red')"),
+    ("        - code: M01600", "        - code: M01-600",
+     "versions[0].chronic.diseases.1.code: String should match pattern"),
+    ('limit: {in_service: "3000.00", retired: "3500.00"}', 'limit: {in_service: "3000.00"}',
+     "versions[0].chronic.diseases.1.limit.retired: missing"),
+    (CHRONIC, "    chronic: {diseases: [], source: s}\n",
+     "versions[0].chronic.diseases: List should have at least 1 item"),
+    ("      source: s\n    cross_region:", "    cross_region:", "versions[0].chronic.source: missing"),
+    ('deductible: {in_service: "1000.00", retired: "800.00"}', 'deductible: {in_service: "-1.00", retired: "800.00"}',
+     "versions[0].inpatient.deductible.in_service: Input should be greater than or equal to 0"),
+    ('      deductible: {in_service: "1000.00", retired: "800.00"}\n', "",
+     "versions[0].inpatient.deductible: missing"),
+])
+def test_a_wrong_new_block_names_its_path(tmp_path, old, new, expected):
+    assert old in WITH_BLOCKS
+    with pytest.raises(PolicyError) as err:
+        _load(tmp_path, WITH_BLOCKS.replace(old, new, 1))
     assert str(err.value).startswith("990200.yaml: ")
     assert expected in str(err.value)
 

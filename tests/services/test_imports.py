@@ -16,7 +16,7 @@ from gongji.errors import InputError
 from gongji.money import yuan_to_fen
 from gongji.services.imports import import_csv
 from gongji.store.ledger import ACCOUNT, OPENING
-from gongji.store.tables import accounts, ledger, persons
+from gongji.store.tables import NATIONAL, accounts, catalogue, ledger, persons
 from tests.factories import (
     PERSON_COLUMNS,
     RELATION_COLUMNS,
@@ -29,8 +29,8 @@ from tests.factories import (
     snapshot,
 )
 
-CATALOGUE_COLUMNS = ["med_list_codg", "med_list_name", "list_type", "chrgitm_lv", "selfpay_prop", "pay_std",
-                     "lmt_gend", "lmt_age_min", "lmt_age_max"]
+CATALOGUE_COLUMNS = ["admdvs", "med_list_codg", "med_list_name", "list_type", "chrgitm_lv", "selfpay_prop", "pay_std",
+                     "pric_uplmt_amt", "hi_nego_drug_flag", "vbp_flag", "lmt_gend", "lmt_age_min", "lmt_age_max"]
 P1 = person("P1", date(1970, 5, 20), balc="1000.00")
 """registered before every refusal test."""
 P2 = person("P2", date(1980, 1, 15), serial=2)
@@ -102,6 +102,43 @@ def test_other_kinds_again_change_nothing(engine, book, kind):
     assert_clean(engine)
 
 
+def test_catalogue_rows_by_region_national_when_empty(engine, book):
+    rows = [item("A01", pay_std="2.00"),
+            item("A01", admdvs="321000", pay_std="1.80", pric_uplmt_amt="1.5000"),
+            item("V01", admdvs="000000", pay_std="0.3250", vbp_flag="1"),
+            item("G01", "乙", selfpay_prop="10%", pay_std="12.00", pric_uplmt_amt="10.00", hi_nego_drug_flag="1")]
+    first = import_csv(engine, "catalogue", csv_bytes(CATALOGUE_COLUMNS, rows), book)
+    assert (first.inserted, first.updated) == (4, 0)  # A01 twice: once national, once Yangzhou's
+    national = stored(engine, catalogue, admdvs=NATIONAL, med_list_codg="A01")
+    yangzhou = stored(engine, catalogue, admdvs="321000", med_list_codg="A01")
+    assert national["pay_std"] == 20_000 and national["pric_uplmt_amt"] is None  # 2.00 yuan in 1/10000
+    assert (yangzhou["pay_std"], yangzhou["pric_uplmt_amt"]) == (18_000, 15_000)  # 1.80 and 1.50 yuan
+    assert not yangzhou["hi_nego_drug_flag"] and not yangzhou["vbp_flag"]
+    procured = stored(engine, catalogue, med_list_codg="V01")
+    assert (procured["admdvs"], procured["pay_std"], procured["vbp_flag"]) == (NATIONAL, 3_250, True)
+    negotiated = stored(engine, catalogue, med_list_codg="G01")
+    assert negotiated["hi_nego_drug_flag"] and negotiated["selfpay_prop"] == 1000  # 10 % in basis points
+    before = snapshot(engine)
+
+    again = import_csv(engine, "catalogue", csv_bytes(CATALOGUE_COLUMNS, rows), book)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
+    assert snapshot(engine) == before
+
+    rows[1] = rows[1] | {"pric_uplmt_amt": "1.6000"}
+    changed = import_csv(engine, "catalogue", csv_bytes(CATALOGUE_COLUMNS, rows), book)
+    assert (changed.inserted, changed.updated, changed.unchanged) == (0, 1, 3)
+    assert stored(engine, catalogue, admdvs="321000", med_list_codg="A01")["pric_uplmt_amt"] == 16_000
+    assert stored(engine, catalogue, admdvs=NATIONAL, med_list_codg="A01")["pay_std"] == 20_000  # untouched
+
+
+def test_an_old_catalogue_file_without_the_new_columns_is_national(engine, book):
+    old = ["med_list_codg", "med_list_name", "list_type", "chrgitm_lv", "selfpay_prop", "pay_std"]
+    import_csv(engine, "catalogue", csv_bytes(old, [item("A01", pay_std="2.00")]), book)
+    row = stored(engine, catalogue, med_list_codg="A01")
+    assert (row["admdvs"], row["pric_uplmt_amt"], row["hi_nego_drug_flag"], row["vbp_flag"]) == \
+        (NATIONAL, None, False, False)
+
+
 # --- refused files --------------------------------------------------------------------------------------------
 
 def _flip_check_digit(certno: str) -> str:
@@ -156,6 +193,30 @@ REFUSED = {
                          ["line 3", "selfpay_prop", "乙"]),
     "class-unknown": ("catalogue", csv_bytes(CATALOGUE_COLUMNS, [item("A01"), item("D01", "丁")]),
                       ["line 3", "chrgitm_lv", "丁"]),
+    "catalogue-twice-in-a-region": ("catalogue", csv_bytes(CATALOGUE_COLUMNS, [item("A01", admdvs="321000"),
+                                                                              item("A01", admdvs="321000")]),
+                                    ["line 3", "admdvs/med_list_codg", "321000/A01", "line 2"]),
+    "catalogue-twice-national": ("catalogue", csv_bytes(CATALOGUE_COLUMNS, [item("A01"), item("A01", admdvs=NATIONAL)]),
+                                 ["line 3", "admdvs/med_list_codg", "000000/A01", "line 2"]),
+    "catalogue-region-code": ("catalogue", csv_bytes(CATALOGUE_COLUMNS, [item("A01"), item("A02", admdvs="3210")]),
+                              ["line 3", "admdvs", "'3210'"]),
+    "negotiated-no-standard": ("catalogue", csv_bytes(CATALOGUE_COLUMNS, [
+        item("A01"), item("G01", hi_nego_drug_flag="1", pric_uplmt_amt="9.00")]),
+        ["line 3", "pay_std", "G01", "hi_nego_drug_flag 1", "value: empty"]),
+    "procured-no-standard": ("catalogue", csv_bytes(CATALOGUE_COLUMNS, [item("A01"), item("V01", vbp_flag="1")]),
+                             ["line 3", "pay_std", "V01", "vbp_flag 1", "value: empty"]),
+    "negotiated-service": ("catalogue", csv_bytes(CATALOGUE_COLUMNS, [
+        item("A01"), item("S01", list_type="service", hi_nego_drug_flag="1", pay_std="5.00")]),
+        ["line 3", "hi_nego_drug_flag", "S01", "service"]),
+    "procured-flag-2": ("catalogue", csv_bytes(CATALOGUE_COLUMNS, [item("A01"), item("V01", vbp_flag="2",
+                                                                                     pay_std="1.00")]),
+                        ["line 3", "vbp_flag", "must be 1 or 0", "'2'"]),
+    "listing-price-negative": ("catalogue", csv_bytes(CATALOGUE_COLUMNS, [item("A01"),
+                                                                         item("A02", pric_uplmt_amt="-1.00")]),
+                               ["line 3", "pric_uplmt_amt", "must not be negative", "'-1.00'"]),
+    "listing-price-five-decimals": ("catalogue", csv_bytes(CATALOGUE_COLUMNS, [item("A01"),
+                                                                              item("A02", pric_uplmt_amt="1.00001")]),
+                                    ["line 3", "pric_uplmt_amt", "1.00001"]),
 }
 
 

@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import Engine
 
+from gongji.engine.bill import PRICE_SCALE
 from gongji.errors import InputError
 from gongji.money import format_yuan
 from gongji.policy.loader import PolicyBook
@@ -51,6 +52,12 @@ Timestamp = Annotated[str, BeforeValidator(_timestamp),
 
 def yuan(fen: int) -> str:
     return format_yuan(int(fen))
+
+
+def scaled(value: int) -> str:
+    """1/10000 units (unit prices, quantities) -> '12.5000'."""
+    whole, part = divmod(int(value), PRICE_SCALE)
+    return f"{whole}.{part:04d}"
 
 
 class Out(BaseModel):

@@ -50,7 +50,8 @@ class AuditEntry(Out):
 
 @router.get("/audit-log", response_model=list[AuditEntry])
 def read_audit_log(_user: Admin, engine: Db, limit: Limit = 100, offset: Offset = 0,
-                   target: Annotated[str | None, Query(description="a psn_no, or 'admdvs YYYY-MM' of a run")] = None,
+                   target: Annotated[str | None, Query(
+                       description="a psn_no, an rxno, or 'admdvs YYYY-MM' of a run")] = None,
                    ) -> list[AuditEntry]:
     """The newest entries first. The log is append-only: no route changes or deletes an entry."""
     return [AuditEntry(**e) for e in audit_log.entries(engine, limit, offset, target)]

@@ -8,8 +8,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gongji.api.admin.auth import Reader
-from gongji.api.admin.common import Db, Limit, Offset, Out, Page, Timestamp, Yuan, not_found, problems, yuan
-from gongji.engine.bill import PRICE_SCALE
+from gongji.api.admin.common import (
+    Db,
+    Limit,
+    Offset,
+    Out,
+    Page,
+    Timestamp,
+    Yuan,
+    not_found,
+    problems,
+    scaled,
+    yuan,
+)
 from gongji.money import format_ratio
 from gongji.services import lookup
 from gongji.services.settlement import MONEY_FIELDS, Settlement, setlinfo
@@ -32,6 +43,8 @@ class SettlementSummary(Out):
     reverses: str | None
     """set on a reversal: the settlement it undoes (its amounts are negated)."""
     reversed_by: str | None
+    mdtrtarea_admvs: str | None
+    """the treating region (就医地); another pooling region than the member's is cross-region care."""
 
 
 class SettlementLine(Out):
@@ -46,10 +59,15 @@ class SettlementLine(Out):
     preselfpay_amt: Yuan
     inscp_scp_amt: Yuan
     memo: str | None
+    rxno: str | None
+    """the prescription (外配处方) the line was bought on."""
+    dise_codg: str | None
+    """the chronic or special disease the line treats (med_type 14)."""
 
 
 class SetlInfo(Out):
-    """setlinfo as `gongji settle --json` prints it; inpatient_pay and over_cap_amt are gongji's own."""
+    """setlinfo as `gongji settle --json` prints it; inpatient_pay, over_cap_amt and chronic_pay are gongji's
+    own."""
 
     setl_id: str
     mdtrt_id: str
@@ -86,6 +104,12 @@ class SetlInfo(Out):
     balc: Yuan
     inpatient_pay: Yuan
     over_cap_amt: Yuan
+    chronic_pay: Yuan
+    """the chronic or special disease's benefit (med_type 14), included in hifp_pay."""
+    dise_codg: str | None
+    rxno: str | None
+    mdtrtarea_admvs: str | None
+    """the treating region (就医地)."""
     clr_optins: str
     clr_way: str
     clr_type: str
@@ -102,16 +126,10 @@ def _in_yuan(s: Settlement) -> dict:
             for k, v in setlinfo(s).items()}
 
 
-def _scaled(value: int) -> str:
-    """1/10000 units (unit prices, quantities) -> '12.5000'."""
-    whole, part = divmod(value, PRICE_SCALE)
-    return f"{whole}.{part:04d}"
-
-
 def _line(line) -> SettlementLine:
     amounts = ("det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt", "inscp_scp_amt")
     return SettlementLine(**dict(line) | {k: yuan(line[k]) for k in amounts}
-                          | {"pric": _scaled(line["pric"]), "cnt": _scaled(line["cnt"])})
+                          | {"pric": scaled(line["pric"]), "cnt": scaled(line["cnt"])})
 
 
 @router.get("/settlements", response_model=Page[SettlementSummary])

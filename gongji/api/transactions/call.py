@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated
 
 import orjson
@@ -22,7 +23,7 @@ from gongji.api.envelope import (
 )
 from gongji.errors import InputError, describe
 from gongji.masking import mask_certno
-from gongji.policy.loader import PolicyBook
+from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.services import vouchers
 from gongji.store.ledger import now
 from gongji.store.tables import messages, persons
@@ -130,3 +131,12 @@ def insured_here(call: Call, person: Mapping) -> None:
     if given != person["insuplc_admdvs"]:
         raise InputError(f"insuplc_admdvs: {given} is not where {person['psn_no']} is insured",
                          f"insuplc_admdvs {given} 与参保人 {person['psn_no']} 的参保地 {person['insuplc_admdvs']} 不符")
+
+
+def policy_on(call: Call, person: Mapping, day: date, field: str) -> None:
+    """The person's insured region has a policy in force on `day` (the date `field` gives)."""
+    try:
+        call.book.policy_for(person["insuplc_admdvs"], day)
+    except PolicyNotFound as exc:
+        zh = f"{field} {day}：参保地 {person['insuplc_admdvs']} 当日没有有效政策"
+        raise InputError(f"{field}: {exc}", zh) from None

@@ -1,5 +1,5 @@
 """2601 冲正 (correcting a settlement message), 3201 reconciliation (对总账), 5203 a settlement, 5206 the
-year's accumulators."""
+year's accumulators (ordinary pooling's and each chronic or special disease's)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from gongji.api.transactions.outputs import settled
 from gongji.api.transactions.settle import SettlementRef, own_settlement, reverse_standing
 from gongji.errors import InputError
 from gongji.services.settlement import CLR_TYPE, Settlement
-from gongji.store.tables import accumulators, settlements
+from gongji.store.tables import accumulators, disease_accumulators, settlements
 
 
 class Correction(Node):
@@ -83,7 +83,7 @@ def reconcile(call: Call, body: dict) -> dict:
         where += [s.reverses.is_(None), s.reversed_by.is_(None)]
     with call.engine.connect() as conn:
         ours = conn.execute(select(func.coalesce(func.sum(s.medfee_sumamt), 0),
-                                   func.coalesce(func.sum(s.hifp_pay + s.inpatient_pay), 0),
+                                   func.coalesce(func.sum(s.hifp_pay + s.inpatient_pay + s.chronic_pay), 0),
                                    func.coalesce(func.sum(s.acct_pay), 0), func.count()).where(*where)).one()
     sent = (req.medfee_sumamt, req.fund_pay_sumamt, req.acct_pay, req.fixmedins_setl_cnt)
     names = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "fixmedins_setl_cnt")
@@ -114,7 +114,10 @@ class CumulativeQuery(Node):
 
 CUM_TYPES = (("deductible", "C001", "普通门诊起付标准累计"), ("pool", "C002", "普通门诊统筹基金支付累计"),
              ("covered", "C003", "普通门诊政策范围内费用累计"), ("inpatient", "C004", "门诊超限额转住院统筹支付累计"))
-"""The year's accumulators (累计信息) per benefit, under gongji's cum_type_code values."""
+"""The year's accumulators (累计信息) per benefit, under gongji's own cum_type_code values (not national codes)."""
+DISEASE_CUM_TYPES = (("deductible", "C005", "门诊慢特病起付标准累计"), ("pool", "C006", "门诊慢特病统筹基金支付累计"))
+"""Each chronic or special disease's accumulators of the year (门诊慢特病, table disease_accumulators), under
+gongji's own cum_type_code values, one row per disease and code with the disease in `dise_codg`."""
 
 
 def cumulative(call: Call, body: dict) -> dict:
@@ -125,6 +128,11 @@ def cumulative(call: Call, body: dict) -> dict:
         insured_here(call, person)
         found = conn.execute(select(accumulators).where(accumulators.c.psn_no == req.psn_no,
                                                         accumulators.c.year == year)).mappings().first()
-    return {"cuminfo": [{"insutype": person["insutype"], "year": year, "cum_type_code": code,
-                         "cum_type_name": name, "cum": yuan(found[column] if found else 0)}
-                        for column, code, name in CUM_TYPES]}
+        diseases = conn.execute(select(disease_accumulators).where(
+            disease_accumulators.c.psn_no == req.psn_no, disease_accumulators.c.year == year)
+            .order_by(disease_accumulators.c.dise_codg)).mappings().all()
+    row = {"insutype": person["insutype"], "year": year}
+    return {"cuminfo": [row | {"cum_type_code": code, "cum_type_name": name, "cum": yuan(found[column] if found else 0),
+                               "dise_codg": None} for column, code, name in CUM_TYPES]
+            + [row | {"cum_type_code": code, "cum_type_name": name, "cum": yuan(d[column]), "dise_codg": d["dise_codg"]}
+               for d in diseases for column, code, name in DISEASE_CUM_TYPES]}

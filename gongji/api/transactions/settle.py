@@ -1,11 +1,12 @@
-"""Settling and reversing: 2206/2207/2208 at a hospital, 2101/2102/2103 at a pharmacy."""
+"""Settling and reversing at a hospital: 2206/2207 (med_type 11 普通门诊 or 14 门诊慢特病) and 2208; 2103 reverses
+a pharmacy settlement the same way as 2208 (pharmacy.py settles 2101/2102)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import Connection, select
 
 from gongji.api.envelope import (
@@ -13,15 +14,14 @@ from gongji.api.envelope import (
     Code,
     Node,
     OptionalText,
-    Time,
 )
 from gongji.api.transactions.call import Call, Credential, insured_here, parse, patient, person_row
-from gongji.api.transactions.outputs import line_split, settled
-from gongji.api.transactions.visit import FeeDetail, VisitRef, checked_med_type
+from gongji.api.transactions.outputs import settled
+from gongji.api.transactions.visit import VisitRef, checked_med_type
 from gongji.errors import InputError
 from gongji.services import settlement as settling
 from gongji.services import visits
-from gongji.services.settlement import Settlement, SettleRequest
+from gongji.services.settlement import CHRONIC, Settlement, SettleRequest
 from gongji.store.tables import settlements
 
 # --- 2206/2207/2208 outpatient settlement ------------------------------------------------------------------
@@ -63,14 +63,31 @@ def _outpatient(call: Call, conn: Connection, req: OutpatientSettle) -> tuple[Se
     if req.insutype != person["insutype"]:
         raise InputError(f"insutype: {req.insutype!r} is not the person's ({person['insutype']})",
                          f"insutype {req.insutype!r} 与参保人险种 {person['insutype']} 不符")
+    dise_codg = _disease_of(req, visit)
     lines = visits.batch_lines(conn, visit, req.chrg_bchno)
     sum_check(sum(line["det_item_fee_sumamt"] for line in lines), req.medfee_sumamt)
     settle = SettleRequest.model_construct(
         psn_no=req.psn_no, fixmedins_code=call.fixmedins_code, date=visit["begntime"].date(), med_type=req.med_type,
-        acct_used_flag=req.acct_used_flag == "1", covered=None, lines=[visits.fee_line(line) for line in lines],
-        prescriber=None, key=call.key, mdtrt_id=req.mdtrt_id, mdtrt_cert_type=req.mdtrt_cert_type,
+        acct_used_flag=req.acct_used_flag == "1", covered=None, lines=visits.visit_lines(lines, dise_codg),
+        rxno=None, dise_codg=dise_codg, key=call.key, mdtrt_id=req.mdtrt_id, mdtrt_cert_type=req.mdtrt_cert_type,
         medins_setl_id=call.envelope.msgid)
     return settle, person, lines
+
+
+def _disease_of(req: OutpatientSettle, visit: Mapping) -> str | None:
+    """The chronic or special disease a med_type 14 settlement is of: the one the visit's 2203 named. The
+    settlement's med_type must be the one 2203 recorded, when it recorded one."""
+    recorded = visit["med_type"]
+    if recorded is not None and recorded != req.med_type:
+        raise InputError(f"med_type: {req.med_type} is not the visit's ({recorded}, sent with 2203)",
+                         f"med_type {req.med_type} 与就诊 {req.mdtrt_id} 在 2203 上传的医疗类别 {recorded} 不符")
+    if req.med_type != CHRONIC:
+        return None
+    if not visit["dise_codg"]:
+        raise InputError("med_type: 14 needs the visit's disease (2203 mdtrtinfo med_type 14 with dise_codg)",
+                         f"med_type 14（门诊慢特病）须先以 2203 上传就诊 {req.mdtrt_id} 的医疗类别 14 "
+                         "及慢特病病种 dise_codg")
+    return visit["dise_codg"]
 
 
 def pre_settle_outpatient(call: Call, body: dict) -> dict:
@@ -142,76 +159,3 @@ def reverse_settlement(call: Call, body: dict) -> None:
     with call.engine.connect() as conn:
         own_settlement(call, conn, req)
     reverse_standing(call, req.setl_id, req.psn_no)
-
-
-# --- 2101/2102/2103 pharmacy -------------------------------------------------------------------------------
-
-class DrugInfo(Credential):
-    psn_no: Code
-    begntime: Time
-    medfee_sumamt: Amount
-    insutype: Code
-    acct_used_flag: Flag01
-    med_type: Code
-    dise_codg: OptionalText = None
-    dise_name: OptionalText = None
-    invono: OptionalText = None
-    rx_fixmedins_code: OptionalText = None
-    """gongji's extension until prescriptions are recorded: the designated institution that wrote the
-    prescription (外配处方) the drugs come on. Without it the pooled fund pays nothing."""
-
-
-class PharmacySale(Node):
-    druginfo: DrugInfo
-    drugdetail: Annotated[list[FeeDetail], Field(min_length=1, max_length=2000)]
-
-
-def _pharmacy(call: Call, conn: Connection, body: dict) -> tuple[SettleRequest, Mapping, list[dict]]:
-    sale = parse(PharmacySale, body, "input")
-    info = sale.druginfo
-    if info.med_type != "41":
-        raise InputError(f"med_type: {info.med_type!r} is not 41 at a pharmacy",
-                         f"med_type {info.med_type!r} 不受理：定点药店购药应为 41")
-    person = patient(call, conn, info.psn_no, info)
-    drugs = [line.model_dump() for line in sale.drugdetail]
-    visits.check_lines("drugdetail", drugs)
-    sum_check(sum(line.det_item_fee_sumamt for line in sale.drugdetail), info.medfee_sumamt)
-    prescriber = info.rx_fixmedins_code
-    if prescriber is not None and not _is_hospital_code(prescriber):
-        raise InputError(f"rx_fixmedins_code: {prescriber!r} is not a medical institution code",
-                         f"rx_fixmedins_code {prescriber!r} 不是医疗机构编号（H 加 11 位数字）")
-    settle = SettleRequest.model_construct(
-        psn_no=info.psn_no, fixmedins_code=call.fixmedins_code, date=info.begntime.date(), med_type="41",
-        acct_used_flag=info.acct_used_flag == "1", covered=None,
-        lines=[visits.fee_line(line) for line in drugs], prescriber=prescriber,
-        key=call.key, mdtrt_id=None, mdtrt_cert_type=info.mdtrt_cert_type, medins_setl_id=call.envelope.msgid)
-    return settle, person, drugs
-
-
-def _is_hospital_code(code: str) -> bool:
-    return len(code) == 12 and code[0] == "H" and code[1:].isdigit()
-
-
-def _with_cuts(s: Settlement, person: Mapping, committed: bool, sns: list[str]) -> dict:
-    out = settled(s, person, committed)
-    out["detlcutinfo"] = [line_split(line | {"feedetl_sn": sn}) for line, sn in zip(s.lines, sns, strict=True)]
-    return out
-
-
-def pre_settle_pharmacy(call: Call, body: dict) -> dict:
-    with call.engine.connect() as conn:
-        settle, person, lines = _pharmacy(call, conn, body)
-    out = _with_cuts(settling.pre_settle(call.engine, call.book, settle), person, False,
-                     [line["feedetl_sn"] for line in lines])
-    out["setlinfo"].pop("setl_id")
-    return out
-
-
-def settle_pharmacy(call: Call, body: dict) -> None:
-    with call.engine.connect() as conn:
-        settle, person, lines = _pharmacy(call, conn, body)
-
-    def also(conn: Connection, row: dict, split: list[dict]) -> None:
-        call.commit(conn, _with_cuts(Settlement(row, split), person, True, [line["feedetl_sn"] for line in lines]))
-
-    settling.settle(call.engine, call.book, settle, also)

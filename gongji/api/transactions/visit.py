@@ -6,9 +6,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from sqlalchemy import Connection, insert, select
 
 from gongji.api.envelope import (
@@ -16,17 +16,19 @@ from gongji.api.envelope import (
     Code,
     Count,
     Node,
+    OptionalCode,
     OptionalText,
     Price,
     Time,
+    optional,
     yuan,
 )
 from gongji.api.transactions.call import Call, Credential, holder, insured_here, parse, patient, person_row
 from gongji.api.transactions.outputs import line_split
 from gongji.engine.dates import age_on
 from gongji.errors import InputError
-from gongji.services import visits
-from gongji.services.settlement import MED_TYPES
+from gongji.services import qualifications, visits
+from gongji.services.settlement import CHRONIC
 from gongji.store.db import transaction
 from gongji.store.ledger import now
 from gongji.store.tables import accounts, sign_ins
@@ -126,19 +128,37 @@ def cancel_registration(call: Call, body: dict) -> None:
         call.commit(conn, {})
 
 
+HOSPITAL_MED_TYPES = {"11": "普通门诊", "14": "门诊慢特病"}
+"""med_type a hospital settles: 11 普通门诊 and 14 门诊慢特病 (41 定点药店购药 is a pharmacy's)."""
+
+
 def checked_med_type(value: str) -> str:
-    if value not in MED_TYPES:
-        raise InputError(f"med_type: {value!r} is not settled here (11 or 41)",
-                         f"med_type {value!r} 不受理：普通门诊统筹只办理 11 普通门诊、41 定点药店购药")
+    """A hospital visit's med_type: 11 or 14."""
+    if value == "41":
+        raise InputError(f"med_type: {value} is for pharmacies", "med_type 41 仅用于定点药店购药，门诊请用 11 或 14")
+    if value not in HOSPITAL_MED_TYPES:
+        raise InputError(f"med_type: {value!r} is not settled here (11 or 14 at a hospital)",
+                         f"med_type {value!r} 不受理：门诊只办理 11 普通门诊、14 门诊慢特病（定点药店购药为 41）")
     return value
+
+
+def _rx_flag(value: object) -> object:
+    """rx_circ_flag 外购处方标志: "1" bought on an external prescription, "0" (or empty) not."""
+    if value in (None, ""):
+        return None
+    return str(value) if value in (0, 1) and not isinstance(value, bool) else value
+
+
+RxFlag = Annotated[Literal["0", "1"] | None, BeforeValidator(_rx_flag)]
 
 
 class VisitInfo(VisitRef):
     med_type: Code
     begntime: OptionalText = None
     main_cond_dscr: OptionalText = None
-    dise_codg: OptionalText = None
-    dise_name: OptionalText = None
+    dise_codg: OptionalCode = None
+    """at med_type 14: the chronic or special disease (opsp_dise_code) the visit treats."""
+    dise_name: optional(300) = None
 
 
 class Diagnosis(Node):
@@ -161,13 +181,24 @@ def visit_info(call: Call, body: dict) -> None:
     diseinfo = parse(VisitUpload, body, "input").diseinfo
     req = parse(VisitInfo, body.get("mdtrtinfo"), "input.mdtrtinfo")
     checked_med_type(req.med_type)
-    if req.med_type != "11":
-        raise InputError(f"med_type: {req.med_type} is for pharmacies", "med_type 41 仅用于定点药店购药，门诊请用 11")
+    if req.med_type == CHRONIC and not req.dise_codg:
+        raise InputError("mdtrtinfo.dise_codg: med_type 14 needs the chronic or special disease",
+                         "input.mdtrtinfo.dise_codg: med_type 14（门诊慢特病）须填写慢特病病种编码 dise_codg")
     with transaction(call.engine) as conn:
         visit, _person = visit_of(call, conn, req.mdtrt_id, req.psn_no, lock=True)
+        if req.med_type == CHRONIC:
+            qualified(conn, req.psn_no, req.dise_codg, visit["begntime"].date())
         visits.record_info(conn, visit, req.med_type, req.dise_codg, req.dise_name,
                            [d.model_dump() for d in diseinfo])
         call.commit(conn, {})
+
+
+def qualified(conn: Connection, psn_no: str, dise_codg: str, on: date) -> None:
+    """The member holds a qualification (门诊慢特病备案) for the disease on the day."""
+    if qualifications.holding(conn, psn_no, dise_codg, on) is None:
+        raise InputError(f"dise_codg: {psn_no} has no qualification for {dise_codg} on {on}",
+                         f"dise_codg {dise_codg!r}：参保人 {psn_no} 在 {on} 没有该病种的门诊慢特病备案，"
+                         "不能按 14 门诊慢特病就诊（请先 2503 备案）")
 
 
 class FeeDetail(Node):
@@ -178,14 +209,17 @@ class FeeDetail(Node):
     pric: Price
     medins_list_codg: OptionalText = None
     fee_ocur_time: Annotated[Time | None, Field(default=None)] = None
-    rxno: OptionalText = None
-    rx_circ_flag: OptionalText = None
+    rxno: optional(40) = None
+    """the prescription (hi_rxno from 7101) a line with rx_circ_flag 1 is bought on."""
+    rx_circ_flag: RxFlag = None
 
 
 class UploadedFee(FeeDetail):
     mdtrt_id: Code
     psn_no: Code
     chrg_bchno: Code
+    dise_codg: OptionalCode = None
+    """the chronic or special disease (opsp_dise_code) the line treats, at a med_type 14 visit."""
 
 
 class FeeUpload(Node):
