@@ -351,3 +351,18 @@ def test_a_prescription_row_remembers_its_settlement(engine, book):
     assert tuple(used) == (s.row["setl_id"], date(2024, 3, 3))
     with transaction(engine) as conn, pytest.raises(InputError, match="cannot be revoked"):
         prescriptions.revoke(conn, H3, rxno)
+
+
+def test_records_refuse_overlaps_and_unknown_keys_and_change_nothing(engine, book):
+    setup(engine, book, [person("Z1", date(1980, 1, 1), balc="100.00")])
+    register(engine, "Z1", "530100")
+    before = snapshot(engine)
+    with pytest.raises(InputError, match="already has registration"):
+        register(engine, "Z1", "530100", reason="resident")
+    with pytest.raises(InputError, match="drugs.0.dosage: unknown key"):
+        prescriptions.record_prescription(engine, book, H1, {
+            "hosp_rxno": "X1", "psn_no": "Z1", "prsc_dr_name": "王医生", "diag_code": "I10", "diag_name": "高血压",
+            "prsc_date": "2024-03-01",
+            "drugs": [{"med_list_codg": "XD01", "drug_genname": "XD01", "drug_cnt": "30", "medc_days": 30,
+                       "dosage": "1 tablet"}]})
+    assert snapshot(engine) == before
