@@ -82,6 +82,8 @@ def record(conn: Connection, book: PolicyBook, fixmedins_code: str, rx: Prescrip
         raise InputError(f"prsc_date: {exc}") from None
     allowed = rules.pharmacy.prescriptions.valid_days if rules is not None else 1
     days = min(allowed, rx.valid_days or allowed)
+    if rx.prsc_date > date(2999, 12, 31):  # the doors that build the record without validation
+        raise InputError(f"prsc_date: {rx.prsc_date} is not a plausible day", f"开方日期 {rx.prsc_date} 不合理")
     row = {"rxno": "RX" + uuid.uuid4().hex[:22].upper(), "fixmedins_code": fixmedins_code,
            **rx.model_dump(exclude={"drugs", "valid_days"}), "valid_end": rx.prsc_date + timedelta(days=days - 1),
            "recorded_at": now(), "revoked_at": None, "setl_id": None}
