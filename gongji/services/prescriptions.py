@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from gongji.errors import InputError, describe
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.services.family import registered_person
+from gongji.services.notes import Note
 from gongji.services.records import HOSPITAL, Quantity
 from gongji.store.db import transaction
 from gongji.store.ledger import now
@@ -125,7 +126,7 @@ def drugs_of(conn: Connection, rxno: str) -> list[Mapping]:
 
 
 def check(conn: Connection, rxno: str, psn_no: str, on: date, bought: dict[str, int], max_supply_days: int
-          ) -> tuple[Mapping, str | None]:
+          ) -> tuple[Mapping, Note | None]:
     """The prescription `rxno` for a sale to `psn_no` on `on` of `bought` (code -> quantity in 1/10000), and
     why the pooled fund may not pay on it (None when it may)."""
     rx = _one(conn, rxno)
@@ -133,23 +134,29 @@ def check(conn: Connection, rxno: str, psn_no: str, on: date, bought: dict[str, 
         raise InputError(f"rxno: {rxno} was written for another person, not {psn_no}",
                          f"处方 {rxno} 不是参保人 {psn_no} 的处方")
     if rx["revoked_at"] is not None:
-        return rx, f"外配处方 {rxno} was revoked by its institution: account or cash only"
+        return rx, Note(f"外配处方 {rxno} was revoked by its institution: account or cash only",
+                        f"外配处方 {rxno} 已被开方机构撤销，统筹基金不予支付（个人账户或现金支付）")
     if rx["setl_id"] is not None:
-        return rx, f"外配处方 {rxno} was already used (settlement {rx['setl_id']}): account or cash only"
+        return rx, Note(f"外配处方 {rxno} was already used (settlement {rx['setl_id']}): account or cash only",
+                        f"外配处方 {rxno} 已使用（结算 {rx['setl_id']}），统筹基金不予支付")
     if on < rx["prsc_date"]:
         raise InputError(f"begntime: {on} is before prescription {rxno} was written ({rx['prsc_date']})",
                          f"购药日期 {on} 早于处方 {rxno} 开具日期 {rx['prsc_date']}")
     if on > rx["valid_end"]:
-        return rx, f"外配处方 {rxno} expired on {rx['valid_end']}: account or cash only"
+        return rx, Note(f"外配处方 {rxno} expired on {rx['valid_end']}: account or cash only",
+                        f"外配处方 {rxno} 已于 {rx['valid_end']} 过期，统筹基金不予支付")
     drugs = {d["med_list_codg"]: d for d in drugs_of(conn, rxno)}
     longest = max(d["medc_days"] for d in drugs.values())
     if longest > max_supply_days:
-        return rx, f"外配处方 {rxno} covers {longest} days of supply, more than {max_supply_days}: account or cash only"
+        return rx, Note(f"外配处方 {rxno} covers {longest} days of supply, more than {max_supply_days}: account or "
+                        "cash only", f"外配处方 {rxno} 用药 {longest} 天，超过 {max_supply_days} 天，统筹基金不予支付")
     for code, quantity in bought.items():
         if code not in drugs:
-            return rx, f"{code} is not on 外配处方 {rxno}: account or cash only"
+            return rx, Note(f"{code} is not on 外配处方 {rxno}: account or cash only",
+                            f"{code} 不在外配处方 {rxno} 上，统筹基金不予支付")
         if quantity > drugs[code]["drug_cnt"]:
-            return rx, f"{code}: more than 外配处方 {rxno} prescribes: account or cash only"
+            return rx, Note(f"{code}: more than 外配处方 {rxno} prescribes: account or cash only",
+                            f"{code} 数量超过外配处方 {rxno} 所开，统筹基金不予支付")
     return rx, None
 
 

@@ -30,6 +30,7 @@ from gongji.money import format_ratio
 from gongji.policy.loader import PolicyBook, PolicyNotFound, fallback_chain
 from gongji.policy.schema import Disease, Version
 from gongji.services import prescriptions, qualifications, registrations
+from gongji.services.notes import Note, joined
 from gongji.services.records import (
     CHRGITM_LV,
     HOSPITAL,
@@ -80,7 +81,6 @@ MED_TYPES = {"11": CLINIC, "14": CLINIC, "41": PHARMACY}
 """med_type settled here: 11 普通门诊 and 14 门诊慢特病 at an institution, 41 定点药店购药 at a pharmacy."""
 CHRONIC = "14"
 CLR_TYPE = {CLINIC: "11", PHARMACY: "41"}
-NOTE_LENGTH = 200
 
 
 def _flag(value: object) -> bool:
@@ -189,7 +189,7 @@ class _Visit(NamedTuple):
     chronic_covered: int
     """the covered amount the disease's benefit settles (0 when it settles nothing)."""
     ratio_cut: int
-    notes: list[str]
+    notes: list[Note]
     """why some or all of the covered amount is not pooled, and other facts the settlement says (setl_proc_info)."""
     rxno: str | None
     """the prescription the pooled fund pays on, to be marked used (None when it pays on none)."""
@@ -338,7 +338,7 @@ def _visit(conn: Connection, book: PolicyBook, req: SettleRequest) -> _Visit:
         for line in lines:
             parts["disease" if line["dise_codg"] else "ordinary"] += line["inscp_scp_amt"]
     disease = _disease(conn, version, req) if req.dise_codg else None
-    notes: list[str] = []
+    notes: list[Note] = []
     blocked = _blocked(person, version, in_hospital)
     cut, registration_id = 0, None
     if blocked is None and is_cross_region(insured, treating):
@@ -354,19 +354,22 @@ def _visit(conn: Connection, book: PolicyBook, req: SettleRequest) -> _Visit:
     else:
         chronic = parts.get("disease", 0)
         if version.outpatient is None and ordinary:
-            notes.append("the region's policy on this date has no outpatient pooling")
+            notes.append(Note("the region's policy on this date has no outpatient pooling",
+                              "参保地当日政策没有普通门诊统筹"))
             ordinary = 0
     return _Visit(person, institution, version, member_type_on(person["psn_type"], person["retire_date"], req.date),
                   age, setting, level, bill, lines, ordinary, disease, chronic, cut, notes, rxno, treating,
                   registration_id)
 
 
-def _blocked(person: Mapping, version: Version, in_hospital: bool) -> str | None:
+def _blocked(person: Mapping, version: Version, in_hospital: bool) -> Note | None:
     """Why no pooled fund pays anything of this visit, if so."""
     if person["psn_insu_stas"] != NORMAL:
-        return f"psn_insu_stas {person['psn_insu_stas']}: not in normal insured status, no pooled-fund payment"
+        return Note(f"psn_insu_stas {person['psn_insu_stas']}: not in normal insured status, no pooled-fund payment",
+                    f"参保状态 {person['psn_insu_stas']}（非正常参保），统筹基金不予支付")
     if in_hospital:
-        return "在院期间: the member has an open inpatient stay, outpatient costs are not pooled"
+        return Note("在院期间: the member has an open inpatient stay, outpatient costs are not pooled",
+                    "参保人住院期间发生的门诊费用，统筹基金不予支付")
     return None
 
 
@@ -382,25 +385,30 @@ def _disease(conn: Connection, version: Version, req: SettleRequest) -> Disease:
 
 
 def _cross_region(conn: Connection, version: Version, req: SettleRequest, insured: str, treating: str,
-                  notes: list[str]) -> tuple[int, int | None, str | None]:
+                  notes: list[Note]) -> tuple[int, int | None, Note | None]:
     """(ratio cut, registration id, why nothing is pooled) for care outside the insured region."""
     registration = registrations.covering(conn, req.psn_no, treating, req.date)
     rules = version.cross_region
-    where = f"异地就医 insured in {insured}, treated in {treating}"
+    where = Note(f"异地就医 insured in {insured}, treated in {treating}",
+                 f"异地就医（参保地 {insured}，就医地 {treating}）")
+    if registration is None and rules is not None and not rules.unregistered.pooled:
+        return 0, None, Note(f"{where.en} without a registration (未备案): the insured region's policy pays no "
+                             "pooled fund", f"{where.zh}未备案，按参保地政策统筹基金不予支付")
     if registration is not None:
-        cut = rules.registered[registration["reason"]] if rules else 0
-        notes.append(f"{where}, registered ({registration['reason']})"
-                     + (f": ratio {format_ratio(cut)} lower" if cut else ""))
-        return cut, registration["id"], None
-    if rules is not None and not rules.unregistered.pooled:
-        return 0, None, f"{where} without a registration (未备案): the insured region's policy pays no pooled fund"
-    cut = rules.unregistered.ratio_cut if rules else 0
-    notes.append(f"{where} without a registration (未备案)" + (f": ratio {format_ratio(cut)} lower" if cut else ""))
-    return cut, None, None
+        reason = registration["reason"]
+        cut = rules.registered[reason] if rules else 0
+        status = Note(f", registered ({reason})", f"已备案（{registrations.REASONS_ZH[reason]}）")
+    else:
+        cut = rules.unregistered.ratio_cut if rules else 0
+        status = Note(" without a registration (未备案)", "未备案")
+    lower = Note(f": ratio {format_ratio(cut)} lower", f"，支付比例降低 {cut / 100:g} 个百分点") if cut \
+        else Note("", "")
+    notes.append(Note(where.en + status.en + lower.en, where.zh + status.zh + lower.zh))
+    return cut, registration["id"] if registration is not None else None, None
 
 
 def _prescribed(conn: Connection, version: Version, req: SettleRequest, pharmacy: Mapping, lines: list[dict],
-                covered: int, notes: list[str]) -> tuple[int | None, str | None, int]:
+                covered: int, notes: list[Note]) -> tuple[int | None, str | None, int]:
     """At a pharmacy: (the prescriber's level, the prescription to mark used, the covered amount the pooled fund
     pays on). Only drugs on a valid prescription are pooled; the rest goes to the account or cash."""
     rxno = req.prescription
@@ -408,12 +416,15 @@ def _prescribed(conn: Connection, version: Version, req: SettleRequest, pharmacy
         on_rx = [line for line in lines if line["rxno"] or req.rxno]
         covered = sum(line["inscp_scp_amt"] for line in on_rx)
         if len(on_rx) < len(lines):
-            notes.append(f"{len(lines) - len(on_rx)} line(s) bought without a prescription: account or cash only")
+            n = len(lines) - len(on_rx)
+            notes.append(Note(f"{n} line(s) bought without a prescription: account or cash only",
+                              f"{n} 条明细无外配处方，统筹基金不予支付"))
     else:
         on_rx = []
     if rxno is None:
         if not lines:
-            notes.append("no prescription from a designated institution (外配处方): account or cash only")
+            notes.append(Note("no prescription from a designated institution (外配处方): account or cash only",
+                              "无定点医疗机构外配处方，统筹基金不予支付（个人账户或现金支付）"))
         return None, None, 0
     op = version.outpatient
     max_days = op.pharmacy.prescriptions.max_supply_days if op else 0
@@ -422,10 +433,12 @@ def _prescribed(conn: Connection, version: Version, req: SettleRequest, pharmacy
         bought[line["med_list_codg"]] = bought.get(line["med_list_codg"], 0) + line["cnt"]
     rx, why = prescriptions.check(conn, rxno, req.psn_no, req.date, bought, max_days)
     if why is None and not pharmacy["outpatient_pooled"]:
-        why = "the pharmacy is not admitted to outpatient pooling: account or cash only"
+        why = Note("the pharmacy is not admitted to outpatient pooling: account or cash only",
+                   "该定点药店未纳入门诊统筹，统筹基金不予支付")
     prescriber = _one(conn, _INSTITUTION, {"code": rx["fixmedins_code"]}, f"rxno: {rxno} names no institution")
     if why is None and not prescriber["designated"]:
-        why = f"the prescriber {rx['fixmedins_code']} is no longer designated: account or cash only"
+        why = Note(f"the prescriber {rx['fixmedins_code']} is no longer designated: account or cash only",
+                   f"开方机构 {rx['fixmedins_code']} 已非定点医疗机构，统筹基金不予支付")
     if why is not None:
         notes.append(why)
         return None, None, 0
@@ -520,13 +533,13 @@ def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool)
     p = visit.person
     if req.mdtrt_id is not None:
         not_settled(conn, req.mdtrt_id)
-    notes = "; ".join(visit.notes)
+    notes, notes_zh = joined(visit.notes)
     row = {
         "setl_id": _new_id("S"), "mdtrt_id": req.mdtrt_id or _new_id("M"), "idem_key": req.key, "psn_no": req.psn_no,
         "fixmedins_code": req.fixmedins_code, "prescriber_code": None, "setl_date": req.date,
         "setl_time": now(), "med_type": req.med_type, "insuplc_admdvs": p["insuplc_admdvs"],
         "member_type": visit.member_type, "age": visit.age, "level": visit.level, "setting": visit.setting,
-        "pooled": visit.pool_covered > 0, "no_pool_reason": notes[:NOTE_LENGTH] or None,
+        "pooled": visit.pool_covered > 0, "no_pool_reason": notes, "proc_info_zh": notes_zh,
         "acct_used_flag": req.acct_used_flag, **visit.bill._asdict(), "act_pay_dedc": ordinary.act_pay_dedc,
         "hifp_pay": ordinary.hifp_pay, "pool_prop": ordinary.pool_prop, "over_cap_amt": ordinary.over_cap_amt,
         "inpatient_pay": ordinary.inpatient_pay, "psn_part_amt": share, "acct_pay": acct_pay,

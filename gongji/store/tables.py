@@ -168,6 +168,7 @@ settlements = Table(
     Column("setting", String(10), nullable=False),
     Column("pooled", Boolean, nullable=False),
     Column("no_pool_reason", String(200)),
+    Column("proc_info_zh", String(200)),
     Column("acct_used_flag", Boolean, nullable=False),
     fen("medfee_sumamt"), fen("fulamt_ownpay_amt"), fen("overlmt_selfpay"), fen("preselfpay_amt"),
     fen("inscp_scp_amt"), fen("act_pay_dedc"), fen("hifp_pay"), Column("pool_prop", Integer, nullable=False),

@@ -102,14 +102,14 @@ def test_prescriptions_settled_at_a_pharmacy(engine, book):
         r_done = p.ok("2102", sale("R1", R_CERT, [("1", rx_r["hi_rxno"], "25.00", 40), ("2", None, "25.00", 2)]))
         r_setl = r_done["setlinfo"]
         assert picked(r_setl, r_expected) == r_expected
-        assert "without a prescription" in r_setl["setl_proc_info"]
+        assert "1 条明细无外配处方" in r_setl["setl_proc_info"]
         assert [c["inscp_scp_amt"] for c in r_done["detlcutinfo"]] == [1000.00, 50.00]
         assert_identities(r_setl)
         assert accumulated(engine, "R1") == (fen("500.00"), fen("350.00"), fen("1000.00"))
 
         again = p.ok("2102", sale("W1", W_CERT, [("1", rx_w["hi_rxno"], "25.00", 4)], "2024-03-02"))["setlinfo"]
         assert (again["hifp_pay"], again["fund_pay_sumamt"], again["acct_pay"], again["balc"]) == (0, 0, 100.00, 140.00)
-        assert rx_w["hi_rxno"] in again["setl_proc_info"] and "already used" in again["setl_proc_info"]
+        assert f"外配处方 {rx_w['hi_rxno']} 已使用" in again["setl_proc_info"]
         assert again["rxno"] == rx_w["hi_rxno"]  # the prescription shown, though the fund paid nothing on it
         assert_identities(again)
         assert accumulated(engine, "W1") == (fen("600.00"), fen("240.00"), fen("1000.00"))
@@ -149,10 +149,11 @@ def test_prescriptions_the_fund_does_not_pay_on(engine, book):
             assert (setl["hifp_pay"], setl["acct_pay"], setl["psn_cash_pay"]) == (0, 100.00, 0)
             assert_identities(setl)
             reasons[rxno] = setl["setl_proc_info"]
-        assert "expired on 2024-03-03" in reasons[expired]
-        assert "90 days of supply, more than 84" in reasons[too_long]
-        assert "revoked" in reasons[revoked]
-        assert "expired on 2024-03-01" in reasons[short["hi_rxno"]]
+        # the interface says why in Chinese (setl_proc_info); staff see the same in English
+        assert "已于 2024-03-03 过期" in reasons[expired]
+        assert "用药 90 天，超过 84 天" in reasons[too_long]
+        assert "已被开方机构撤销" in reasons[revoked]
+        assert "已于 2024-03-01 过期" in reasons[short["hi_rxno"]]
         assert balance(engine, "W1") == fen("600.00")  # 1000.00 - 4 x 100.00
         assert accumulated(engine, "W1") == (0, 0, 0)
     assert_clean(engine)

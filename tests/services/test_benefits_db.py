@@ -315,12 +315,16 @@ def test_a_lincang_member_in_yangzhou_settles_under_yunnans_policy_with_yangzhou
         == (fen("20.00"), fen("180.00"), fen("60.00"), fen("48.00"), 4000)
     assert (row["insuplc_admdvs"], row["mdtrtarea_admvs"], row["ratio_cut"]) == (LINCANG, "321000", 1000)
     assert row["registration_id"] is not None and "registered (temporary)" in row["no_pool_reason"]
+    assert row["proc_info_zh"] == ("异地就医（参保地 530900，就医地 321000）已备案（临时外出就医），"
+                                   "支付比例降低 10 个百分点")
     home = pay(engine, book, "L1", H_LINCANG, YN_DAY, lines=lines)
     # at home the national row applies (class 甲): (200 - 20) x 60 % = 108.00
     assert (home.row["inscp_scp_amt"], home.row["hifp_pay"]) == (fen("200.00"), fen("108.00"))
     unregistered = pay(engine, book, "L2", H3, YN_DAY, lines=lines)
     # no registration: Yunnan pays no pooled fund, and the settlement says why
     assert unregistered.row["hifp_pay"] == 0 and "未备案" in unregistered.row["no_pool_reason"]
+    assert unregistered.row["proc_info_zh"] == ("异地就医（参保地 530900，就医地 321000）未备案，"
+                                                "按参保地政策统筹基金不予支付")
     for s in (there, home, unregistered):
         assert_parts_add_up(s)
     assert_clean(engine)

@@ -34,7 +34,7 @@ def setlinfo_out(s: Settlement, person: Mapping, committed: bool) -> dict:
     out |= {"pool_prop_selfpay": ratio(row["pool_prop"]), "medins_setl_id": row.get("medins_setl_id"),
             "clr_optins": info["clr_optins"] if committed else None, "clr_way": info["clr_way"] if committed else None,
             "clr_type": info["clr_type"], "hosp_lv": info["hosp_lv"], "refd_setl_flag": "1" if row["reverses"] else "0",
-            "setl_proc_info": info["setl_proc_info"], "inpatient_pay": yuan(info["inpatient_pay"]),
+            "setl_proc_info": row["proc_info_zh"], "inpatient_pay": yuan(info["inpatient_pay"]),
             "chronic_pay": yuan(info["chronic_pay"]), "dise_codg": info["dise_codg"],
             "mdtrtarea_admvs": info["mdtrtarea_admvs"], "rxno": info["rxno"]}
     return out
@@ -49,7 +49,7 @@ def setldetail(s: Settlement) -> list[dict]:
     if fund:
         lines.append({"fund_pay_type": "310100", "fund_pay_type_name": "职工基本医疗保险统筹基金",
                       "inscp_scp_amt": yuan(row["inscp_scp_amt"]), "crt_payb_lmt_amt": None,
-                      "fund_payamt": yuan(fund), "setl_proc_info": row["no_pool_reason"]})
+                      "fund_payamt": yuan(fund), "setl_proc_info": row["proc_info_zh"]})
     if row["acct_pay"]:
         lines.append({"fund_pay_type": "310200", "fund_pay_type_name": "职工基本医疗保险个人账户基金",
                       "inscp_scp_amt": yuan(row["inscp_scp_amt"]), "crt_payb_lmt_amt": None,

@@ -124,12 +124,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('rxno', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('mdtrtarea_admvs', sa.String(length=6), nullable=True))
         batch_op.add_column(sa.Column('registration_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('proc_info_zh', sa.String(length=200), nullable=True))
     # Before, every pooled settlement adjudicated its whole covered amount under ordinary pooling.
     op.execute("UPDATE settlements SET pool_covered = inscp_scp_amt WHERE pooled")
 
 
 def downgrade() -> None:
     with op.batch_alter_table('settlements', schema=None) as batch_op:
+        batch_op.drop_column('proc_info_zh')
         batch_op.drop_column('registration_id')
         batch_op.drop_column('mdtrtarea_admvs')
         batch_op.drop_column('rxno')
