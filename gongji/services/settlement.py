@@ -329,40 +329,36 @@ def _visit(conn: Connection, book: PolicyBook, req: SettleRequest) -> _Visit:
     age = age_on(person["brdy"], req.date)
     treating = institution["admdvs"]
     if req.lines is None:
-        bill = covered_only(req.covered)
-        lines = []
-        parts = {"disease": bill.inscp_scp_amt} if req.dise_codg else {"ordinary": bill.inscp_scp_amt}
+        bill, lines = covered_only(req.covered), []
+        chronic = bill.inscp_scp_amt if req.dise_codg else 0
     else:
         bill, lines = split_fee_lines(conn, req.lines, person, age, treating)
-        parts = {"ordinary": 0, "disease": 0}
-        for line in lines:
-            parts["disease" if line["dise_codg"] else "ordinary"] += line["inscp_scp_amt"]
+        chronic = sum(line["inscp_scp_amt"] for line in lines if line["dise_codg"])
+    ordinary = bill.inscp_scp_amt - chronic
     disease = _disease(conn, version, req) if req.dise_codg else None
     notes: list[Note] = []
-    blocked = _blocked(person, version, in_hospital)
+    blocked = _blocked(person, in_hospital)
     cut, registration_id = 0, None
     if blocked is None and is_cross_region(insured, treating):
         cut, registration_id, blocked = _cross_region(conn, version, req, insured, treating, notes)
     level, rxno = institution["hosp_lv"], None
-    ordinary = parts.get("ordinary", 0)
-    if setting == PHARMACY:
+    if version.outpatient is None:  # before the reform: chronic diseases only
+        if ordinary:
+            notes.append(Note("the region's policy on this date has no outpatient pooling",
+                              "参保地当日政策没有普通门诊统筹"))
+        ordinary = 0
+    elif setting == PHARMACY:
         level, rxno, ordinary = _prescribed(conn, version, req, institution, lines, ordinary, notes)
     if blocked is not None:
         notes.insert(0, blocked)
         ordinary = chronic = 0
         rxno = None
-    else:
-        chronic = parts.get("disease", 0)
-        if version.outpatient is None and ordinary:
-            notes.append(Note("the region's policy on this date has no outpatient pooling",
-                              "参保地当日政策没有普通门诊统筹"))
-            ordinary = 0
     return _Visit(person, institution, version, member_type_on(person["psn_type"], person["retire_date"], req.date),
                   age, setting, level, bill, lines, ordinary, disease, chronic, cut, notes, rxno, treating,
                   registration_id)
 
 
-def _blocked(person: Mapping, version: Version, in_hospital: bool) -> Note | None:
+def _blocked(person: Mapping, in_hospital: bool) -> Note | None:
     """Why no pooled fund pays anything of this visit, if so."""
     if person["psn_insu_stas"] != NORMAL:
         return Note(f"psn_insu_stas {person['psn_insu_stas']}: not in normal insured status, no pooled-fund payment",
@@ -426,8 +422,7 @@ def _prescribed(conn: Connection, version: Version, req: SettleRequest, pharmacy
             notes.append(Note("no prescription from a designated institution (外配处方): account or cash only",
                               "无定点医疗机构外配处方，统筹基金不予支付（个人账户或现金支付）"))
         return None, None, 0
-    op = version.outpatient
-    max_days = op.pharmacy.prescriptions.max_supply_days if op else 0
+    max_days = version.outpatient.pharmacy.prescriptions.max_supply_days
     bought: dict[str, int] = {}
     for line in on_rx:
         bought[line["med_list_codg"]] = bought.get(line["med_list_codg"], 0) + line["cnt"]
