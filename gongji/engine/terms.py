@@ -93,6 +93,20 @@ def compile_terms(version: Version, ratio_cut: int = 0) -> OutpatientTerms:
         retired_ages=tuple(ages), table=table)
 
 
+_compiled: dict[tuple[int, int, str], tuple[Version, OutpatientTerms]] = {}
+
+
+def terms_for(version: Version, ratio_cut: int = 0, disease: Disease | None = None) -> OutpatientTerms:
+    """`compile_terms` (or `compile_disease`), once per process for each version, cut and disease (the version is
+    kept so that its id stays its own)."""
+    key = (id(version), ratio_cut, disease.code if disease else "")
+    found = _compiled.get(key)
+    if found is None:
+        terms = compile_disease(version, disease, ratio_cut) if disease else compile_terms(version, ratio_cut)
+        found = _compiled[key] = (version, terms)
+    return found[1]
+
+
 def compile_disease(version: Version, disease: Disease, ratio_cut: int = 0) -> OutpatientTerms:
     """A chronic or special disease's benefit (门诊慢特病) as terms `adjudicate` settles like ordinary pooling's:
     an annual deductible, one ratio per level and member type, the disease's annual limit as the cap."""

@@ -379,6 +379,20 @@ class Version(Strict):
     def covers(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
 
+    def disease(self, code: str) -> Disease | None:
+        """The chronic or special disease `code` of this version's list, if it is on it."""
+        return self.chronic.disease(code) if self.chronic else None
+
+    def cross_region_terms(self, reason: str | None) -> tuple[bool, int]:
+        """(whether the pooled fund pays, ratio cut in basis points) for care in another region under a
+        registration for `reason`, or without one (None); without a cross_region block, as at home."""
+        rules = self.cross_region
+        if rules is None:
+            return True, 0
+        if reason is not None:
+            return True, rules.registered[reason]
+        return rules.unregistered.pooled, rules.unregistered.ratio_cut
+
 
 ADMDVS = re.compile(r"^\d{6}$")
 

@@ -52,7 +52,7 @@ def record(conn: Connection, book: PolicyBook, q: QualificationRecord) -> dict:
         version = book.policy_for(person["insuplc_admdvs"], q.begndate)
     except PolicyNotFound as exc:
         raise InputError(f"begndate: {exc}") from None
-    disease = version.chronic.disease(q.opsp_dise_code) if version.chronic else None
+    disease = version.disease(q.opsp_dise_code)
     if disease is None:
         raise InputError(f"opsp_dise_code: {q.opsp_dise_code!r} is not on the chronic and special disease list of "
                          f"{person['insuplc_admdvs']} on {q.begndate}",

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from gongji.engine.bill import CLASS_B, BillSplit, LineItem, covered_only, split_bill
 from gongji.engine.dates import age_on
 from gongji.engine.outpatient import CLINIC, AccountSplit, Accumulators, Adjudication, adjudicate, split_member_share
-from gongji.engine.terms import OutpatientTerms, compile_disease, compile_terms
+from gongji.engine.terms import terms_for
 from gongji.errors import describe
 from gongji.money import format_ratio
 from gongji.policy.loader import PolicyBook, PolicyNotFound
@@ -162,7 +162,6 @@ def quote(request: QuoteRequest, book: PolicyBook) -> list[QuotedVisit]:
     balance = request.account_balance
     years: dict[tuple[int, str], Accumulators] = {}
     """(year, benefit) -> accumulators: ordinary pooling's and each disease's apart."""
-    compiled: dict[tuple[int, int, str], OutpatientTerms] = {}
     quoted = []
     for i, visit in enumerate(request.visits):
         if visit.date < request.person.birth_date:
@@ -177,12 +176,9 @@ def quote(request: QuoteRequest, book: PolicyBook) -> list[QuotedVisit]:
         key = (visit.date.year, visit.benefit)
         acc = years.get(key, Accumulators())
         if pooled:
-            terms = compiled.get((id(version), cut, visit.benefit))
-            if terms is None:
-                terms = compiled[id(version), cut, visit.benefit] = \
-                    compile_disease(version, disease, cut) if disease else compile_terms(version, cut)
-            result = adjudicate(terms, request.person.type, age_on(request.person.birth_date, visit.date),
-                                visit.level, visit.setting, bill.inscp_scp_amt, acc, visit.prescribed)
+            result = adjudicate(terms_for(version, cut, disease), request.person.type,
+                                age_on(request.person.birth_date, visit.date), visit.level, visit.setting,
+                                bill.inscp_scp_amt, acc, visit.prescribed)
         else:
             result = Adjudication(bill.inscp_scp_amt, 0, 0, 0, 0, 0, bill.inscp_scp_amt, acc)
         years[key] = result.accumulators
@@ -198,7 +194,7 @@ def quote(request: QuoteRequest, book: PolicyBook) -> list[QuotedVisit]:
 def _disease(version: Version, region: str, visit: QuoteVisit, i: int) -> Disease | None:
     if visit.disease is None:
         return None
-    disease = version.chronic.disease(visit.disease) if version.chronic else None
+    disease = version.disease(visit.disease)
     if disease is None:
         raise QuoteError(f"visits[{i}].disease: {visit.disease!r} is not on the chronic and special disease list of "
                          f"{region} on {visit.date}")
@@ -213,16 +209,12 @@ def _cross_region(version: Version, region: str, visit: QuoteVisit, i: int) -> t
             raise QuoteError(f"visits[{i}].registration: {visit.treated_in} is in the member's own region "
                              f"{pooling_region(region)}; a registration (异地就医备案) is for care in another region")
         return 0, True, None
-    rules = version.cross_region
+    pooled, cut = version.cross_region_terms(visit.registration)
     where = f"异地就医 in {visit.treated_in}"
-    if visit.registration is not None:
-        cut = rules.registered[visit.registration] if rules else 0
-        return cut, True, f"{where}, registered ({visit.registration})" + (
-            f": ratio {format_ratio(cut)} lower" if cut else "")
-    if rules is not None and not rules.unregistered.pooled:
+    if not pooled:
         return 0, False, f"{where} without a registration (未备案): no pooled fund"
-    cut = rules.unregistered.ratio_cut if rules else 0
-    return cut, True, f"{where} without a registration (未备案)" + (f": ratio {format_ratio(cut)} lower" if cut else "")
+    status = f", registered ({visit.registration})" if visit.registration else " without a registration (未备案)"
+    return cut, True, where + status + (f": ratio {format_ratio(cut)} lower" if cut else "")
 
 
 def amounts(q: QuotedVisit) -> dict[str, int]:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from gongji.engine.bill import CLASS_B, CLASS_C, BillSplit, LineItem, covered_only, split_line
 from gongji.engine.dates import age_on
 from gongji.engine.outpatient import CLINIC, PHARMACY, Accumulators, Adjudication, adjudicate
-from gongji.engine.terms import OutpatientTerms, compile_disease, compile_terms
+from gongji.engine.terms import terms_for
 from gongji.errors import InputError, describe
 from gongji.money import format_ratio
 from gongji.policy.loader import PolicyBook, PolicyNotFound, fallback_chain
@@ -370,7 +370,7 @@ def _blocked(person: Mapping, in_hospital: bool) -> Note | None:
 
 
 def _disease(conn: Connection, version: Version, req: SettleRequest) -> Disease:
-    disease = version.chronic.disease(req.dise_codg) if version.chronic else None
+    disease = version.disease(req.dise_codg)
     if disease is None:
         raise InputError(f"dise_codg: {req.dise_codg!r} is not on the insured region's chronic and special disease "
                          f"list on {req.date}", f"dise_codg {req.dise_codg!r} 不在参保地门诊慢特病病种目录中")
@@ -384,18 +384,16 @@ def _cross_region(conn: Connection, version: Version, req: SettleRequest, insure
                   notes: list[Note]) -> tuple[int, int | None, Note | None]:
     """(ratio cut, registration id, why nothing is pooled) for care outside the insured region."""
     registration = registrations.covering(conn, req.psn_no, treating, req.date)
-    rules = version.cross_region
+    reason = registration["reason"] if registration is not None else None
+    pooled, cut = version.cross_region_terms(reason)
     where = Note(f"异地就医 insured in {insured}, treated in {treating}",
                  f"异地就医（参保地 {insured}，就医地 {treating}）")
-    if registration is None and rules is not None and not rules.unregistered.pooled:
+    if not pooled:
         return 0, None, Note(f"{where.en} without a registration (未备案): the insured region's policy pays no "
                              "pooled fund", f"{where.zh}未备案，按参保地政策统筹基金不予支付")
-    if registration is not None:
-        reason = registration["reason"]
-        cut = rules.registered[reason] if rules else 0
+    if reason is not None:
         status = Note(f", registered ({reason})", f"已备案（{registrations.REASONS_ZH[reason]}）")
     else:
-        cut = rules.unregistered.ratio_cut if rules else 0
         status = Note(" without a registration (未备案)", "未备案")
     lower = Note(f": ratio {format_ratio(cut)} lower", f"，支付比例降低 {cut / 100:g} 个百分点") if cut \
         else Note("", "")
@@ -461,20 +459,6 @@ def _disease_accumulators(conn: Connection, psn_no: str, year: int, code: str, l
     return Accumulators(*found) if found else Accumulators()
 
 
-_compiled: dict[tuple[int, int, str], tuple[Version, OutpatientTerms]] = {}
-
-
-def terms_of(version: Version, ratio_cut: int = 0, disease: Disease | None = None) -> OutpatientTerms:
-    """A version's compiled terms (or one disease's), once per process (the version is kept so its id stays
-    its own)."""
-    key = (id(version), ratio_cut, disease.code if disease else "")
-    found = _compiled.get(key)
-    if found is None:
-        terms = compile_disease(version, disease, ratio_cut) if disease else compile_terms(version, ratio_cut)
-        found = _compiled[key] = (version, terms)
-    return found[1]
-
-
 def _payers(conn: Connection, psn_no: str, lock: bool) -> list[tuple[str, int]]:
     """(psn_no, balance) of the accounts that may pay for the patient, in the order they pay: the patient's
     own, then those whose owners authorized the patient, earliest authorization first. Locked in psn_no order."""
@@ -508,13 +492,13 @@ def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool)
     visit = _visit(conn, book, req)
     year = req.date.year
     acc = _accumulators(conn, req.psn_no, year, lock)
-    ordinary = adjudicate(terms_of(visit.version, visit.ratio_cut), visit.member_type, visit.age, visit.level,
+    ordinary = adjudicate(terms_for(visit.version, visit.ratio_cut), visit.member_type, visit.age, visit.level,
                           visit.setting, visit.pool_covered, acc) if visit.pool_covered else \
         Adjudication(0, 0, 0, 0, 0, 0, 0, acc)
     chronic = None
     if visit.disease is not None:
         dacc = _disease_accumulators(conn, req.psn_no, year, visit.disease.code, lock)
-        chronic = adjudicate(terms_of(visit.version, visit.ratio_cut, visit.disease), visit.member_type, visit.age,
+        chronic = adjudicate(terms_for(visit.version, visit.ratio_cut, visit.disease), visit.member_type, visit.age,
                              visit.level, visit.setting, visit.chronic_covered, dacc)
     chronic_pay = chronic.hifp_pay if chronic else 0
     fund = ordinary.hifp_pay + ordinary.inpatient_pay + chronic_pay
@@ -747,10 +731,10 @@ def _replay_year(conn: Connection, book: PolicyBook, psn_no: str, year: int) -> 
         version = book.policy_for(s["insuplc_admdvs"], s["setl_date"])
         who = (s["member_type"], s["age"], s["level"], s["setting"])
         if s["pool_covered"]:
-            acc = adjudicate(terms_of(version, s["ratio_cut"]), *who, s["pool_covered"], acc).accumulators
+            acc = adjudicate(terms_for(version, s["ratio_cut"]), *who, s["pool_covered"], acc).accumulators
         if s["chronic_covered"]:
             code = s["dise_codg"]
-            terms = terms_of(version, s["ratio_cut"], version.chronic.disease(code))
+            terms = terms_for(version, s["ratio_cut"], version.disease(code))
             diseases[code] = adjudicate(terms, *who, s["chronic_covered"], diseases.get(code, Accumulators())
                                         ).accumulators
     conn.execute(update(accumulators).where(accumulators.c.psn_no == psn_no, accumulators.c.year == year)
