@@ -171,7 +171,7 @@ def qualification_list(psn_no: str, as_json: AsJson = False, db: Db = None) -> N
     """A member's qualifications, cancelled ones included."""
     with bad_input(), engine_or_fail(db).connect() as conn:
         registered_person(conn, psn_no, "psn_no")
-        found = benefit_views.qualifications_of(conn, psn_no)
+        found = [dict(q) for q in qualifications.of_person(conn, psn_no, cancelled=True)]
     if as_json:
         print_json(found)
         return

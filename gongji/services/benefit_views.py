@@ -1,6 +1,6 @@
 """Read-only views of the issue-6 records for the admin API and the CLI: a prescription (外配处方) with its drugs
-and the settlements that named it, a member's qualifications (门诊慢特病备案) and registrations (异地就医备案)
-including the cancelled and revoked ones. Rows as dicts, quantities in 1/10000."""
+and the settlements that named it, one qualification (门诊慢特病备案) or registration (异地就医备案), cancelled
+or revoked ones too. Rows as dicts, quantities in 1/10000."""
 
 from __future__ import annotations
 
@@ -20,13 +20,6 @@ def prescription(conn: Connection, rxno: str) -> dict | None:
     used = conn.execute(select(s.setl_id, s.fixmedins_code, s.setl_date, s.reverses, s.reversed_by)
                         .where(s.rxno == rxno).order_by(s.id)).mappings()
     return dict(found) | {"drugs": [dict(d) for d in drugs_of(conn, rxno)], "settlements": [dict(u) for u in used]}
-
-
-def qualifications_of(conn: Connection, psn_no: str) -> list[dict]:
-    """Every qualification of the member, cancelled ones included, earliest first."""
-    q = qualifications.c
-    return [dict(r) for r in conn.execute(select(qualifications).where(q.psn_no == psn_no)
-                                          .order_by(q.begndate, q.recorded_at)).mappings()]
 
 
 def qualification(conn: Connection, psn_no: str, trt_dcla_detl_sn: str) -> dict | None:

@@ -88,11 +88,14 @@ def cancel(conn: Connection, psn_no: str, trt_dcla_detl_sn: str, memo: str | Non
     return found
 
 
-def of_person(conn: Connection, psn_no: str) -> list[Mapping]:
-    """5301: every qualification of the member that is not cancelled, earliest first."""
-    return list(conn.execute(select(qualifications).where(
-        qualifications.c.psn_no == psn_no, qualifications.c.cancelled_at.is_(None))
-        .order_by(qualifications.c.begndate, qualifications.c.recorded_at)).mappings())
+def of_person(conn: Connection, psn_no: str, cancelled: bool = False) -> list[Mapping]:
+    """5301: every qualification of the member that is not cancelled (with `cancelled`, those too), earliest
+    first."""
+    where = [qualifications.c.psn_no == psn_no]
+    if not cancelled:
+        where.append(qualifications.c.cancelled_at.is_(None))
+    return list(conn.execute(select(qualifications).where(*where)
+                             .order_by(qualifications.c.begndate, qualifications.c.recorded_at)).mappings())
 
 
 def holding(conn: Connection, psn_no: str, code: str, on: date) -> Mapping | None:

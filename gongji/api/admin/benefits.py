@@ -64,7 +64,7 @@ def list_qualifications(psn_no: str, _user: Reader, engine: Db) -> list[Qualific
     """Every qualification of the member, cancelled ones included, earliest first."""
     with engine.connect() as conn:
         _person(conn, psn_no)
-        return [Qualification(**q) for q in benefit_views.qualifications_of(conn, psn_no)]
+        return [Qualification(**q) for q in qualifications.of_person(conn, psn_no, cancelled=True)]
 
 
 @router.post("/persons/{psn_no}/qualifications", status_code=201, response_model=Qualification,
