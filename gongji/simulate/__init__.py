@@ -1,0 +1,1 @@
+"""Population simulation: synthetic populations, what-if runs, tuning, reports."""
