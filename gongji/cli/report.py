@@ -1,0 +1,101 @@
+"""`gongji report ...`: reports over the live database. `report kpi --year YYYY`: the year's figures the
+national bureau publishes about outpatient mutual aid (see `gongji.services.kpi`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gongji.cli.benefits import print_json
+from gongji.cli.common import app, bad_input, console, progress_bar
+from gongji.cli.ops import AsJson, Db, engine_or_fail
+from gongji.money import format_percent
+from gongji.services import kpi
+
+report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+Region = Annotated[str | None, typer.Option("--region", help="admdvs: members insured there (its cities and "
+                                            "counties included); default: every region", show_default=False)]
+
+
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+def _yuan(fen: int | None) -> str:
+    """Yuan with two decimals and thousands separators; '-' for a figure without a value."""
+    return "-" if fen is None else f"{Decimal(fen).scaleb(-2):,.2f}"
+
+
+def kpi_rows(k: kpi.YearKpi) -> list[list[tuple[str, str]]]:
+    """The table's sections, each a list of (label, value)."""
+    share = k.relief_share
+    return [
+        [("settlements 结算人次", _count(k.settlements)),
+         ("  reversed, left out 已撤销", _count(k.reversed)),
+         ("outpatient pooling settlements 门诊统筹结算人次", _count(k.pooling_settlements)),
+         (f"  per day ({k.days} days) 日均结算人次", f"{k.pooling_per_day:,}"),
+         ("medical cost 医疗费用总额 (yuan)", _yuan(k.medfee_sumamt))],
+        [("fund paid 统筹基金支付 (yuan)", _yuan(k.fund_paid)),
+         ("  ordinary pooling 普通门诊统筹 hifp_pay", _yuan(k.hifp_pay)),
+         ("  inpatient benefit above the cap 住院待遇 inpatient_pay", _yuan(k.inpatient_pay)),
+         ("  chronic and special diseases 门诊慢特病 chronic_pay", _yuan(k.chronic_pay)),
+         ("burden relief 减轻负担 (yuan)", _yuan(k.fund_paid)),
+         ("  share of the cost 占医疗费用", format_percent(share) if share is not None else "-")],
+        [("pharmacy settlements 定点零售药店结算人次", _count(k.pharmacy_settlements)),
+         ("  pooling ones 门诊统筹", _count(k.pharmacy_pooling_settlements)),
+         ("  fund paid at pharmacies 药店统筹基金支付 (yuan)", _yuan(k.pharmacy_fund_paid)),
+         ("  reimbursed per pharmacy visit 次均报销 (yuan)", _yuan(k.pharmacy_average))],
+        [("account income 个人账户计入 (yuan)", _yuan(k.account_income)),
+         ("  own contribution 个人缴费划入", _yuan(k.credits_individual)),
+         ("  employer contribution 单位缴费划入", _yuan(k.credits_employer)),
+         ("  pooled fund, retirees 统筹基金划入", _yuan(k.credits_pool)),
+         ("  interest 利息", _yuan(k.interest)),
+         ("account spending 个人账户支出 (yuan)", _yuan(k.account_spending)),
+         ("  own care 本人就医购药", _yuan(k.account_paid_own)),
+         ("  relatives' care 家庭共济", _yuan(k.account_paid_family)),
+         ("  premiums 缴纳保费", _yuan(k.premiums_paid)),
+         ("settlements paid by a relative's account 家庭共济人次", _count(k.family_aid_settlements))],
+        [("members 参保人数", _count(k.members)),
+         ("  in service 在职职工", _count(k.members_in_service)),
+         ("  retired 退休人员", _count(k.members_retired)),
+         ("settlements of members in service 在职结算人次", _count(k.settlements_in_service)),
+         ("  fund paid for members in service (yuan)", _yuan(k.fund_paid_in_service)),
+         ("settlements of retirees 退休结算人次", _count(k.settlements_retired)),
+         ("  fund paid for retirees (yuan)", _yuan(k.fund_paid_retired))],
+    ]
+
+
+@report_app.command("kpi")
+def kpi_command(
+    year: Annotated[str, typer.Option("--year", help="YYYY: settlements dated in it, the ledger's movements of it",
+                                      show_default=False)],
+    region: Region = None, as_json: AsJson = False, db: Db = None,
+) -> None:
+    """The year's figures the national bureau publishes: settlements, fund paid, burden relief (减轻负担),
+    pharmacy settlements and the average reimbursed per pharmacy visit, account income and spending (家庭共济).
+
+    Reversed settlements count out; a settlement belongs to the year of its setl_date."""
+    with bad_input():
+        wanted = kpi.parse_year(year, "--year")
+        if region is not None:
+            kpi.parse_admdvs(region, "--region")
+    engine = engine_or_fail(db)
+    if as_json:
+        print_json(kpi.in_yuan(kpi.year_kpi(engine, wanted, region)))
+        return
+    with progress_bar() as progress:
+        task = progress.add_task(f"figures of {wanted}", total=kpi.STEPS)
+        figures = kpi.year_kpi(engine, wanted, region, advance=lambda: progress.advance(task))
+    table = Table(title=f"outpatient mutual aid {wanted}" + (f", members insured in {region}" if region else ""))
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for section in kpi_rows(figures):
+        for label, value in section:
+            table.add_row(label, value)
+        table.add_section()
+    console().print(table)
