@@ -19,6 +19,7 @@ from gongji.money import MoneyError, format_ratio, format_yuan, yuan_to_fen
 from gongji.services import account_use, crediting, family, imports, settlement, stays
 from gongji.services.audit import audit
 from gongji.services.views import account_view
+from gongji.simulate import population
 from gongji.store.db import DatabaseError, database_url, open_engine
 from gongji.store.migrate import current_revision, head_revision, upgrade
 
@@ -88,11 +89,30 @@ def init_command(db: Db = None) -> None:
 
 @app.command("import")
 def import_command(
-    kind: Annotated[str, typer.Argument(help="persons, relations, institutions or catalogue")],
-    file: Annotated[Path, typer.Argument(help="A CSV file, UTF-8 with or without BOM.")],
+    kind: Annotated[str, typer.Argument(help="persons, relations, institutions, catalogue, or population")],
+    file: Annotated[Path, typer.Argument(help="A CSV file, UTF-8 with or without BOM; for population the members "
+                                        "extract (Parquet or CSV).")],
+    visits: Annotated[Path | None, typer.Option("--visits", help="population: the visits extract.",
+                                                show_default=False)] = None,
+    region: Annotated[str | None, typer.Option("--region", help="population: admdvs.", show_default=False)] = None,
+    year: Annotated[int | None, typer.Option("--year", help="population: the year of the visits.",
+                                             show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="population: a new folder to write it to.",
+                                             show_default=False)] = None,
     db: Db = None, policy_dir: PolicyDir = None,
 ) -> None:
-    """Import a CSV file whole: any bad row refuses the file, naming line, field and reason."""
+    """Import a CSV file whole: any bad row refuses the file, naming line, field and reason. `import population
+    MEMBERS --visits VISITS --region R --year Y --out DIR` checks a bureau's extracts in the columns `gongji synth`
+    writes and writes them as a population folder for `gongji simulate`."""
+    if kind == "population":
+        missing = [o for o, v in (("--visits", visits), ("--region", region), ("--year", year), ("--out", out))
+                   if v is None]
+        if missing:
+            fail(f"import population needs {', '.join(missing)}")
+        with bad_input():
+            pop = population.import_extract(file, visits, region, year, out)
+        print(f"{out}: {pop.members.height:,} members, {pop.visits.height:,} visits in {year} ({region})")
+        return
     engine = engine_or_fail(db)
     with bad_input():
         result = imports.import_file(engine, kind, file, book_or_fail(policy_dir))

@@ -113,7 +113,7 @@ def load(folder: Path) -> Population:
         raise PopulationError(f"{meta_path}: unreadable ({exc})") from None
     members = read_table(folder / "members.parquet", "members")
     visits = read_table(folder / "visits.parquet", "visits")
-    return check(members, visits, region, year, meta)
+    return check(members, visits, region, year, meta, ("members.parquet", "visits.parquet"))
 
 
 def read_table(path: Path, kind: str) -> pl.DataFrame:
@@ -135,7 +135,9 @@ def _bad_value(frame: pl.DataFrame, ok: pl.Expr, column: str, name: str, why: st
     bad = frame.with_row_index("_row").filter(~ok.fill_null(False) & pl.col(column).is_not_null())
     if bad.height:
         row = bad.row(0, named=True)
-        raise PopulationError(f"{name} row {row['_row'] + 1}: {column}: {row[column]!r} {why}")
+        value = row[column]
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise PopulationError(f"{name} row {row['_row'] + 1}: {column}: {shown} {why}")
 
 
 def _typed(raw: pl.DataFrame, kind: str, name: str) -> pl.DataFrame:
@@ -186,31 +188,35 @@ def _dtype_word(dtype: pl.DataType) -> str:
     return str(dtype)
 
 
-def check(members: pl.DataFrame, visits: pl.DataFrame, region: str, year: int, meta: dict | None = None) \
-        -> Population:
+def check(members: pl.DataFrame, visits: pl.DataFrame, region: str, year: int, meta: dict | None = None,
+          names: tuple[str, str] = ("members", "visits")) -> Population:
     """Members and visits (typed, money in fen) as a Population, or a PopulationError naming the first problem:
     required values, sexes, relations, amounts, duplicate members, visits of unknown members, outside `year`,
-    levels other than 1-3. Visits are sorted by member and date (stable)."""
+    levels other than 1-3; `names` are the members' and visits' files as the messages name them. Visits are sorted by
+    member and date (stable)."""
+    members_name, visits_name = names
     if not (len(region) == 6 and region.isdigit()):
         raise PopulationError(f"region: {region!r} is not a 6-digit admdvs")
-    for name, frame, required in (("members", members, ("psn", "sex", "birth_date", "retired",
-                                                        "contribution_base", "pension")),
-                                  ("visits", visits, ("psn", "date", "level", "pharmacy", "covered"))):
+    for kind, name, frame, required in (
+            ("members", members_name, members, ("psn", "sex", "birth_date", "retired", "contribution_base",
+                                                "pension")),
+            ("visits", visits_name, visits, ("psn", "date", "level", "pharmacy", "covered"))):
         for column in required:
             nulls = frame.with_row_index("_row").filter(pl.col(column).is_null())
             if nulls.height:
                 raise PopulationError(f"{name} row {nulls['_row'][0] + 1}: {column}: empty")
-        for column in MONEY[name]:
+        for column in MONEY[kind]:
             _bad_value(frame, pl.col(column) >= 0, column, name, "is negative")
-    _bad_value(members, pl.col("sex").is_in(SEXES), "sex", "members", "is not 1 (male) or 2 (female)")
-    _bad_value(members, pl.col("relation").is_in(RELATIONS), "relation", "members",
+    _bad_value(members, pl.col("sex").is_in(SEXES), "sex", members_name, "is not 1 (male) or 2 (female)")
+    _bad_value(members, pl.col("relation").is_in(RELATIONS), "relation", members_name,
                f"is not one of {', '.join(RELATIONS)}")
-    duplicated = members.filter(pl.col("psn").is_duplicated())
+    duplicated = members.with_row_index("_row").filter(pl.col("psn").is_duplicated())
     if duplicated.height:
-        raise PopulationError(f"members: psn {duplicated['psn'][0]} appears more than once")
-    _bad_value(visits, pl.col("level").is_in(LEVELS), "level", "visits", "is not 1, 2 or 3")
-    _bad_value(visits, pl.col("date").dt.year() == year, "date", "visits", f"is not in the year {year}")
-    _bad_value(visits, pl.col("psn").is_in(members["psn"].implode()), "psn", "visits", "is not a member")
+        raise PopulationError(f"{members_name} row {duplicated['_row'][1] + 1}: psn: {duplicated['psn'][1]} appears "
+                              "more than once")
+    _bad_value(visits, pl.col("level").is_in(LEVELS), "level", visits_name, "is not 1, 2 or 3")
+    _bad_value(visits, pl.col("date").dt.year() == year, "date", visits_name, f"is not in the year {year}")
+    _bad_value(visits, pl.col("psn").is_in(members["psn"].implode()), "psn", visits_name, "is not a member")
     visits = visits.with_columns(pl.col("prescribed").fill_null(True))
     if not visits.select(((pl.col("psn") > pl.col("psn").shift(1)) | ((pl.col("psn") == pl.col("psn").shift(1))
                           & (pl.col("date") >= pl.col("date").shift(1)))).fill_null(True).all()).item():
@@ -223,7 +229,8 @@ def import_extract(members_file: Path, visits_file: Path, region: str, year: int
     """A bureau's extracts (Parquet, or CSV with money in yuan) in the population columns, checked whole and
     written to `out` only when every row is right."""
     pop = check(read_table(members_file, "members"), read_table(visits_file, "visits"), region, year,
-                {"source": "import", "members_file": str(members_file), "visits_file": str(visits_file)})
+                {"source": "import", "members_file": str(members_file), "visits_file": str(visits_file)},
+                (members_file.name, visits_file.name))
     save(pop, out, replace)
     return pop
 

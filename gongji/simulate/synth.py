@@ -182,6 +182,8 @@ def synthesize(members: int, region: str, year: int, seed: int, calibration: Cal
     """`members` members of `region` and their visits in `year`, money in fen; `advance` is told of each step."""
     if members < 1:
         raise PopulationError(f"--members: {members} must be at least 1")
+    if not (len(region) == 6 and region.isdigit()):
+        raise PopulationError(f"--region: {region!r} is not a 6-digit admdvs")
     if not 1900 < year < 2200:
         raise PopulationError(f"--year: {year} is not a year")
     cal = calibration or load_calibration()

@@ -27,9 +27,10 @@ from gongji.engine.credit_frame import annual_credits, needs_previous_year
 from gongji.engine.terms import compile_terms
 from gongji.engine.vectorized import adjudicate_frame
 from gongji.errors import InputError
-from gongji.money import format_yuan
+from gongji.money import div_half_up, format_yuan
 from gongji.policy.loader import PolicyBook, PolicyError, PolicyNotFound, load_region_file
 from gongji.policy.schema import Version
+from gongji.simulate import versions
 from gongji.simulate.population import Population, engine_frame
 
 SIDES = ("a", "b")
@@ -62,28 +63,19 @@ class Scenario:
 def scenario(option: str, spec: str, book: PolicyBook, policy_file: Path | None = None) -> Scenario:
     """REGION@DATE from the book, or, with `policy_file`, from that region file (checked against the national
     floor as any region file)."""
-    region, sep, day = spec.partition("@")
+    if policy_file is None:
+        return Scenario(spec, versions.version_at(option, spec, book)[0])
+    region, on = versions.parse_spec(option, spec)
     try:
-        on = date.fromisoformat(day)
-    except ValueError:
-        raise SimulationError(f"{option}: {spec!r} is not REGION@YYYY-MM-DD") from None
-    if not sep or not (len(region) == 6 and region.isdigit()):
-        raise SimulationError(f"{option}: {spec!r} is not REGION@YYYY-MM-DD")
-    if policy_file is not None:
-        try:
-            edited = load_region_file(policy_file)
-        except PolicyError as exc:
-            raise SimulationError(f"--policy-file {policy_file}: {exc}") from None
-        if edited.admdvs != region:
-            raise SimulationError(f"--policy-file {policy_file}: is region {edited.admdvs}, not {region} of {option}")
-        version = edited.version_on(on)
-        if version is None:
-            raise SimulationError(f"{option}: {policy_file.name} has no version in force on {on}")
-        return Scenario(f"{spec} ({policy_file.name})", version)
-    try:
-        return Scenario(spec, book.policy_for(region, on))
-    except PolicyNotFound as exc:
-        raise SimulationError(f"{option}: {spec!r}: {exc}") from None
+        edited = load_region_file(policy_file)
+    except PolicyError as exc:
+        raise SimulationError(f"--policy-file {policy_file}: {exc}") from None
+    if edited.admdvs != region:
+        raise SimulationError(f"--policy-file {policy_file}: is region {edited.admdvs}, not {region} of {option}")
+    version = edited.version_on(on)
+    if version is None:
+        raise SimulationError(f"{option} {spec}: {policy_file.name} has no version in force on {on}")
+    return Scenario(f"{spec} ({policy_file.name})", version)
 
 
 def settle_polars(version: Version, frame: pl.DataFrame) -> pl.DataFrame:
@@ -231,18 +223,16 @@ class WhatIf:
         ahead, behind = net.filter(net > 0), net.filter(net < 0)
         return {
             "members": net.len(), "ahead": ahead.len(), "behind": behind.len(), "even": int((net == 0).sum()),
-            "mean_gain": _mean(ahead), "mean_loss": _mean(behind),
+            "mean_gain": mean_fen(int(ahead.sum()), ahead.len()),
+            "mean_loss": mean_fen(int(behind.sum()), behind.len()),
             "deciles": {f"p{round(q * 100)}": int(net.quantile(q, "lower")) for q in DECILES} if net.len() else {},
             "min": int(net.min()) if net.len() else 0, "max": int(net.max()) if net.len() else 0,
         }
 
 
-def _mean(values: pl.Series) -> int:
-    """Mean in fen, half-up."""
-    if not values.len():
-        return 0
-    total, count = int(values.sum()), values.len()
-    return (2 * total + count) // (2 * count) if total >= 0 else -((-2 * total + count) // (2 * count))
+def mean_fen(total: int, count: int) -> int:
+    """total / count in fen, half-up (away from zero); 0 for no members."""
+    return div_half_up(total, count) if count else 0
 
 
 def simulate(pop: Population, a: Scenario, b: Scenario, book: PolicyBook, settle: Settle = settle_polars,
