@@ -4,16 +4,19 @@ national bureau publishes about outpatient mutual aid (see `gongji.services.kpi`
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from gongji.cli import simulate
 from gongji.cli.benefits import print_json
-from gongji.cli.common import app, bad_input, console, progress_bar
+from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail, progress_bar
 from gongji.cli.ops import AsJson, Db, engine_or_fail
 from gongji.money import format_percent
 from gongji.services import kpi
+from gongji.simulate import report, tune
 
 report_app = typer.Typer(help="Reports.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
@@ -99,3 +102,33 @@ def kpi_command(
             table.add_row(label, value)
         table.add_section()
     console().print(table)
+
+
+@report_app.command("simulate")
+def simulate_report_command(
+    folder: simulate.Population, a: simulate.SideA, b: simulate.SideB,
+    html: Annotated[Path, typer.Option("--html", help="The page to write (one self-contained file).")],
+    policy_file: simulate.PolicyFile = None,
+    budget: Annotated[str | None, typer.Option("--budget", help="Also tune B's deductible, ratios and cap to this "
+                                               "budget (yuan a year, or `transfer`) and chart the frontier.",
+                                               show_default=False)] = None,
+    sample: simulate.Sample = 200_000,
+    engine: simulate.Engine = "polars", master: simulate.Master = None, policy_dir: PolicyDir = None,
+) -> None:
+    """A what-if run as an HTML page with charts (Apache ECharts, embedded): fund flows of A and B, the
+    distribution of members' net effects, and with --budget the tuning frontier."""
+    amount = simulate.budget_fen(budget) if budget not in (None, "transfer") else None
+    if sample < 0:
+        fail(f"--sample: {sample} must be 0 or more")
+    result = simulate.run_simulation(folder, a, b, policy_file, policy_dir, engine, master)
+    tuning = None
+    if budget is not None:
+        book = book_or_fail(policy_dir)
+        with bad_input(), simulate.steps("tune", 1 + len(tune.DEDUCTIBLE_FACTORS) * len(tune.CAP_FACTORS)) as advance:
+            tuning = tune.tune(result.population, result.a.version, result.b.version, book, amount,
+                               sample=sample or None, advance=advance)
+    try:
+        html.write_text(report.render(result, tuning), encoding="utf-8")
+    except OSError as exc:
+        fail(f"--html {html}: cannot write ({exc})")
+    print(f"{html}: {html.stat().st_size:,} bytes")

@@ -32,7 +32,7 @@ def _share(part: int, whole: int) -> str:
 
 
 @contextmanager
-def _steps(description: str, total: int, quiet: bool = False):
+def steps(description: str, total: int, quiet: bool = False):
     """A progress bar advanced by each step a simulation reports (none with --json)."""
     if quiet:
         yield lambda step: None
@@ -65,7 +65,7 @@ def synth_command(
     households) and a year of their outpatient visits, calibrated to SPEC.md §7."""
     with bad_input():
         cal = synth.load_calibration(calibration)
-        with _steps("synth", 3) as advance:
+        with steps("synth", 3) as advance:
             pop = synth.synthesize(members, region, year, seed, cal, advance)
             population.save(pop, out)
             advance("written")
@@ -88,7 +88,7 @@ def run_simulation(folder: Path, a: str, b: str, policy_file: Path | None, polic
     with bad_input():
         side_a, side_b = whatif.scenario("--a", a, book), whatif.scenario("--b", b, book, policy_file)
     pop = _load(folder)
-    with bad_input(), _steps("simulate", 3, quiet) as advance:
+    with bad_input(), steps("simulate", 3, quiet) as advance:
         return whatif.simulate(pop, side_a, side_b, book, settle_with(engine, master), advance)
 
 
@@ -116,20 +116,6 @@ def simulate_command(
     print_simulation(result)
 
 
-FLOW_ROWS = (
-    ("contributions in 缴费收入", "contributions"),
-    ("  credited to accounts 划入个人账户", "credited_from_contributions"),
-    ("  to the pooled fund 划入统筹基金", "pool_in"),
-    ("retirees' credits from the pool 统筹基金划入退休人员账户", "retiree_credits"),
-    ("outpatient reimbursement 普通门诊统筹支付", "outpatient"),
-    ("  above the cap, inpatient benefit 超限额住院待遇", "inpatient"),
-    ("pooled fund out 统筹基金支出", "pool_out"),
-    ("pooled fund balance 统筹基金结余", "pool_net"),
-    ("account credits 个人账户计入", "credits"),
-    ("members' out-of-pocket 个人负担", "out_of_pocket"),
-)
-
-
 def print_simulation(result: whatif.WhatIf) -> None:
     out = console()
     pop = result.population
@@ -139,7 +125,8 @@ def print_simulation(result: whatif.WhatIf) -> None:
     table = Table(title="fund flows, yuan a year 基金收支")
     for header in ("", "A", "B", "B - A"):
         table.add_column(header, justify="right" if header else "left")
-    for label, name in FLOW_ROWS:
+    for name, zh, en in whatif.FLOW_ROWS:
+        label = f"{en} {zh}"
         va, vb = getattr(flows["a"], name), getattr(flows["b"], name)
         table.add_row(label, yuan_text(va), yuan_text(vb), yuan_text(None if va is None or vb is None else vb - va))
     out.print(table)
@@ -188,6 +175,10 @@ def _factors(text: str, option: str) -> tuple[Fraction, ...]:
     return values
 
 
+Sample = Annotated[int, typer.Option("--sample", help="Tuning settles the visits of this many members drawn at "
+                                     "random, costs scaled to the whole population; 0: every member.")]
+
+
 @app.command("tune")
 def tune_command(
     folder: Population,
@@ -201,8 +192,7 @@ def tune_command(
     deductibles: Annotated[str, typer.Option("--deductible-factors", help="Factors on every deductible.")] =
     "0.5,0.75,1,1.25,1.5,2",
     caps: Annotated[str, typer.Option("--cap-factors", help="Factors on both caps.")] = "0.5,0.75,1,1.5,2",
-    sample: Annotated[int, typer.Option("--sample", help="Settle the visits of this many members drawn at random, "
-                                        "costs scaled to the whole population; 0: every member.")] = 200_000,
+    sample: Sample = 200_000,
     as_json: AsJson = False, policy_dir: PolicyDir = None,
 ) -> None:
     """Search deductible, ratio and cap combinations that spend the budget within the national floor, and print
@@ -214,9 +204,9 @@ def tune_command(
     with bad_input():
         day = versions.parse_spec("--on", f"{region}@{on}")[1] if on else None
         base, old = tune.versions_for(book, region, day, before)
-        amount = None if budget == "transfer" else _budget(budget)
+        amount = None if budget == "transfer" else budget_fen(budget)
         pop = _load(folder)
-        with _steps("tune", 1 + len(factors_d) * len(factors_c), as_json) as advance:
+        with steps("tune", 1 + len(factors_d) * len(factors_c), as_json) as advance:
             result = tune.tune(pop, old, base, book, amount, factors_d, factors_c, sample or None, advance=advance)
     if as_json:
         print_json(tune.to_json(result))
@@ -241,7 +231,7 @@ def tune_command(
     out.print(table)
 
 
-def _budget(text: str) -> int:
+def budget_fen(text: str) -> int:
     try:
         amount = yuan_to_fen(text)
     except ValueError:

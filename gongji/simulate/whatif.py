@@ -149,6 +149,21 @@ def member_outcomes(pop: Population, a: Version, b: Version, book: PolicyBook, s
                             + (pl.col("reimbursed_b") - pl.col("reimbursed_a")))
 
 
+FLOW_ROWS = (
+    ("contributions", "缴费收入", "contributions in"),
+    ("credited_from_contributions", "其中划入个人账户", "  credited to accounts"),
+    ("pool_in", "其中划入统筹基金", "  to the pooled fund"),
+    ("retiree_credits", "统筹基金划入退休人员账户", "retirees' credits from the pool"),
+    ("outpatient", "普通门诊统筹支付", "outpatient reimbursement"),
+    ("inpatient", "超限额按住院待遇支付", "  above the cap, inpatient benefit"),
+    ("pool_out", "统筹基金支出", "pooled fund out"),
+    ("pool_net", "统筹基金结余", "pooled fund balance"),
+    ("credits", "个人账户计入", "account credits"),
+    ("out_of_pocket", "个人负担", "members' out-of-pocket"),
+)
+"""(Flows attribute, Chinese, English) in the order reports show them."""
+
+
 @dataclass(frozen=True)
 class Flows:
     """A side's year, in fen. `contributions` and `pool_in` are None when the version states no contribution
@@ -244,9 +259,7 @@ def to_json(result: WhatIf) -> dict:
     """The run as JSON: amounts as yuan strings."""
     def flows(side: str, where: pl.Expr | None = None) -> dict:
         f = result.flows(side, where)
-        shown = {name: getattr(f, name) for name in ("contributions", "credited_from_contributions", "pool_in",
-                                                     "retiree_credits", "outpatient", "inpatient", "pool_out",
-                                                     "pool_net", "credits", "out_of_pocket")}
+        shown = {name: getattr(f, name) for name, _zh, _en in FLOW_ROWS}
         return {k: None if v is None else format_yuan(v) for k, v in shown.items()}
 
     def transfer(where: pl.Expr | None = None) -> dict:
