@@ -72,14 +72,17 @@ def synth_command(
     print(f"{out}: {pop.members.height:,} members, {pop.visits.height:,} visits in {year} ({region}, seed {seed})")
 
 
-def settle_with(engine: str, master: str | None) -> whatif.Settle:
+def settle_with(engine: str, master: str | None, folder: Path) -> whatif.Settle:
     if engine == "polars":
         return whatif.settle_polars
     if engine != "spark":
         fail(f"--engine: {engine!r} is not polars or spark")
     from gongji.simulate import spark
 
-    return spark.settler(master)
+    try:
+        return spark.settler(folder, master)
+    except spark.SparkMissing as exc:
+        fail(f"--engine spark: {exc}")
 
 
 def run_simulation(folder: Path, a: str, b: str, policy_file: Path | None, policy_dir: Path | None,
@@ -89,7 +92,7 @@ def run_simulation(folder: Path, a: str, b: str, policy_file: Path | None, polic
         side_a, side_b = whatif.scenario("--a", a, book), whatif.scenario("--b", b, book, policy_file)
     pop = _load(folder)
     with bad_input(), steps("simulate", 3, quiet) as advance:
-        return whatif.simulate(pop, side_a, side_b, book, settle_with(engine, master), advance)
+        return whatif.simulate(pop, side_a, side_b, book, settle_with(engine, master, folder), advance)
 
 
 Engine = Annotated[str, typer.Option("--engine", help="polars (this machine) or spark (a Spark cluster or local "
