@@ -72,9 +72,9 @@ def synth_command(
     print(f"{out}: {pop.members.height:,} members, {pop.visits.height:,} visits in {year} ({region}, seed {seed})")
 
 
-def settle_with(engine: str, master: str | None, folder: Path) -> whatif.Settle:
+def settle_with(engine: str, master: str | None, folder: Path) -> whatif.Settle | None:
     if engine == "polars":
-        return whatif.settle_polars
+        return None
     if engine != "spark":
         fail(f"--engine: {engine!r} is not polars or spark")
     from gongji.simulate import spark
@@ -90,7 +90,8 @@ def run_simulation(folder: Path, a: str, b: str, policy_file: Path | None, polic
     book = book_or_fail(policy_dir)
     with bad_input():
         side_a, side_b = whatif.scenario("--a", a, book), whatif.scenario("--b", b, book, policy_file)
-    pop = _load(folder)
+    with bad_input():
+        pop = population.load(folder, with_visits=engine != "spark")
     with bad_input(), steps("simulate", 3, quiet) as advance:
         return whatif.simulate(pop, side_a, side_b, book, settle_with(engine, master, folder), advance)
 
@@ -122,7 +123,7 @@ def simulate_command(
 def print_simulation(result: whatif.WhatIf) -> None:
     out = console()
     pop = result.population
-    out.print(f"{pop.region} {pop.year}: {pop.members.height:,} members, {pop.visits.height:,} visits")
+    out.print(f"{pop.region} {pop.year}: {pop.members.height:,} members, {pop.visit_count:,} visits")
     out.print(f"A {result.a.title}\nB {result.b.title}")
     flows = {side: result.flows(side) for side in whatif.SIDES}
     table = Table(title="fund flows, yuan a year 基金收支")

@@ -63,7 +63,12 @@ class Population:
     year: int
     members: pl.DataFrame
     visits: pl.DataFrame
+    """empty when loaded for an engine that reads the visits itself (Spark)."""
     meta: dict = field(default_factory=dict)
+
+    @property
+    def visit_count(self) -> int:
+        return self.visits.height or int(self.meta.get("visits", 0))
 
 
 def _schema(kind: str) -> dict[str, pl.DataType]:
@@ -101,8 +106,9 @@ def save(pop: Population, folder: Path, replace: bool = False) -> None:
         raise
 
 
-def load(folder: Path) -> Population:
-    """The population in `folder`, checked as an import is (see `check`)."""
+def load(folder: Path, with_visits: bool = True) -> Population:
+    """The population in `folder`, checked as an import is (see `check`); without its visits when an engine reads
+    them from the folder itself (they were checked when the folder was written)."""
     meta_path = folder / "population.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -112,6 +118,9 @@ def load(folder: Path) -> Population:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PopulationError(f"{meta_path}: unreadable ({exc})") from None
     members = read_table(folder / "members.parquet", "members")
+    if not with_visits:
+        empty = pl.DataFrame(schema=VISIT_COLUMNS).with_columns(pl.col("covered").cast(pl.Int64))
+        return check(members, empty, region, year, meta, ("members.parquet", "visits.parquet"))
     visits = read_table(folder / "visits.parquet", "visits")
     return check(members, visits, region, year, meta, ("members.parquet", "visits.parquet"))
 

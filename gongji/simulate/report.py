@@ -104,7 +104,7 @@ def render(result: WhatIf, tuning: Tuning | None = None) -> str:
     pop = result.population
     return env.get_template("simulate.html.j2").render(
         title=f"{pop.region} {pop.year} 政策测算 policy simulation", pop=pop,
-        members=f"{pop.members.height:,}", visits=f"{pop.visits.height:,}", a=result.a.title, b=result.b.title,
+        members=f"{pop.members.height:,}", visits=f"{pop.visit_count:,}", a=result.a.title, b=result.b.title,
         flows=flow_rows,
         transfer=transfer, effects=effects, groups=groups, tuning=tuning, candidates=candidates,
         budget=_yuan(tuning.budget) if tuning else None, moved=_yuan(tuning.transfer) if tuning else None,

@@ -326,14 +326,14 @@ def member_totals(terms: OutpatientTerms, frame: DataFrame) -> DataFrame:
         *(F.sum(F.col(c).cast("long")).cast("long").alias(c) for c in TOTAL_COLUMNS[1:]))
 
 
-def settler(folder: Path, master: str | None = None) -> Callable[[Version, pl.DataFrame], pl.DataFrame]:
-    """A `whatif.Settle` that settles the population in `folder` on Spark (the Polars frame it is handed is not
-    used: Spark reads the folder's Parquet files itself, so the folder must be on storage the cluster reads) and
-    brings each member's totals back to the driver as a Polars frame."""
+def settler(folder: Path, master: str | None = None) -> Callable[[Version], pl.DataFrame]:
+    """A `whatif.Settle` that settles the population in `folder` on Spark (Spark reads the folder's Parquet files
+    itself, so the folder must be on storage the cluster reads) and brings each member's totals back to the driver
+    as a Polars frame."""
     spark = session(master)
     frame = population_frame(spark, Path(folder) / "members.parquet", Path(folder) / "visits.parquet").cache()
 
-    def settle(version: Version, _frame: pl.DataFrame) -> pl.DataFrame:
+    def settle(version: Version) -> pl.DataFrame:
         totals = member_totals(compile_terms(version), frame).select("psn", *TOTAL_COLUMNS[:4]).collect()
         return pl.DataFrame([tuple(row) for row in totals], schema={"psn": pl.Int64, "visits": pl.Int64,
                                                                      "covered": pl.Int64, "hifp_pay": pl.Int64,

@@ -30,7 +30,7 @@ from gongji.policy.schema import CostBand, Outpatient, RatioTable, Version
 from gongji.policy.values import LEVELS
 from gongji.simulate import versions
 from gongji.simulate.population import Population, engine_frame
-from gongji.simulate.whatif import SimulationError, previous_year_credits, settle_polars
+from gongji.simulate.whatif import SimulationError, previous_year_credits, settle_frame
 
 DEDUCTIBLE_FACTORS = (Fraction(1, 2), Fraction(3, 4), Fraction(1), Fraction(5, 4), Fraction(3, 2), Fraction(2))
 CAP_FACTORS = (Fraction(1, 2), Fraction(3, 4), Fraction(1), Fraction(3, 2), Fraction(2))
@@ -151,14 +151,14 @@ def tune(pop: Population, before: Version, base: Version, book: PolicyBook, budg
         scale = Fraction(members.height, sample)
         members = members.filter(pl.col("psn").is_in(chosen["psn"].implode()))
     # what each member gains in credits under the reform, and was reimbursed before it
-    before_paid = settle_polars(before, frame).select("psn", paid_before=pl.col("hifp_pay") + pl.col("inpatient_pay"))
+    before_paid = settle_frame(before, frame).select("psn", paid_before=pl.col("hifp_pay") + pl.col("inpatient_pay"))
     gains = members.select("psn").join(credit["base"], on="psn").join(credit["before"], on="psn", suffix="_before") \
         .join(before_paid, on="psn", how="left").with_columns(
             gain=pl.col("total") - pl.col("total_before") - pl.col("paid_before").fill_null(0)).select("psn", "gain")
     advance("credits and the before-reform year")
 
     def run(version: Version) -> tuple[int, int]:
-        paid = settle_polars(version, frame).select("psn", paid=pl.col("hifp_pay") + pl.col("inpatient_pay"))
+        paid = settle_frame(version, frame).select("psn", paid=pl.col("hifp_pay") + pl.col("inpatient_pay"))
         joined = gains.join(paid, on="psn", how="left").with_columns(pl.col("paid").fill_null(0))
         cost = int(joined["paid"].sum())
         ahead = int(joined.select((pl.col("gain") + pl.col("paid") > 0).sum()).item())

@@ -41,8 +41,8 @@ OUTCOME_COLUMNS = ("credit", "credit_pool", "credit_contributed", "paid_in", "ou
 """per member and side: account credit (all, from the pool, from contributions), contributions paid in, the pool's
 outpatient reimbursement (hifp_pay), its over-cap inpatient-benefit part, both, and the member's share of the
 covered cost."""
-Settle = Callable[[Version, pl.DataFrame], pl.DataFrame]
-"""(version, engine frame) -> per member: psn, visits, covered, hifp_pay, inpatient_pay."""
+Settle = Callable[[Version], pl.DataFrame]
+"""version -> per member of the population: psn, visits, covered, hifp_pay, inpatient_pay (fen)."""
 
 
 class SimulationError(InputError):
@@ -78,10 +78,23 @@ def scenario(option: str, spec: str, book: PolicyBook, policy_file: Path | None 
     return Scenario(f"{spec} ({policy_file.name})", version)
 
 
-def settle_polars(version: Version, frame: pl.DataFrame) -> pl.DataFrame:
+def settle_frame(version: Version, frame: pl.DataFrame) -> pl.DataFrame:
+    """The visits of an engine frame settled under `version`, summed per member."""
     settled = adjudicate_frame(compile_terms(version), frame)
     return settled.group_by("psn").agg(visits=pl.len().cast(pl.Int64), covered=pl.col("covered").sum(),
                                        hifp_pay=pl.col("hifp_pay").sum(), inpatient_pay=pl.col("inpatient_pay").sum())
+
+
+def polars_settler(pop: Population) -> Settle:
+    """Settles `pop` on this machine with the Polars engine (the visits joined to the members once)."""
+    frames: list[pl.DataFrame] = []
+
+    def settle(version: Version) -> pl.DataFrame:
+        if not frames:
+            frames.append(engine_frame(pop))
+        return settle_frame(version, frames[0])
+
+    return settle
 
 
 def previous_year_credits(pop: Population, book: PolicyBook) -> pl.DataFrame:
@@ -115,20 +128,20 @@ def _age_band(age: pl.Expr) -> pl.Expr:
     return band
 
 
-def member_outcomes(pop: Population, a: Version, b: Version, book: PolicyBook, settle: Settle = settle_polars,
+def member_outcomes(pop: Population, a: Version, b: Version, book: PolicyBook, settle: Settle | None = None,
                     advance: Callable[[str], None] = lambda step: None) -> pl.DataFrame:
     """One row per member: psn, retired, age (on 1 July), age_band, visits, covered, each OUTCOME_COLUMNS with
     the suffix _a or _b, and net (fen)."""
     members = pop.members
     if needs_previous_year(a) or needs_previous_year(b):
         members = previous_year_credits(pop, book)
-    frame = engine_frame(pop)
-    advance("visits joined to members")
+    settle = settle or polars_settler(pop)
+    advance("members")
     out = members.select("psn", "retired", _age_mid_year(pop.year).alias("age"))
     out = out.with_columns(age_band=_age_band(pl.col("age")))
     for side, version in zip(SIDES, (a, b), strict=True):
         credits = annual_credits(members, pop.year, lambda _m, v=version: v)
-        paid = settle(version, frame)
+        paid = settle(version)
         if side == "a":
             out = out.join(paid.select("psn", "visits", "covered"), on="psn", how="left", maintain_order="left")
         out = out.join(credits, on="psn", how="left", maintain_order="left") \
@@ -250,7 +263,7 @@ def mean_fen(total: int, count: int) -> int:
     return div_half_up(total, count) if count else 0
 
 
-def simulate(pop: Population, a: Scenario, b: Scenario, book: PolicyBook, settle: Settle = settle_polars,
+def simulate(pop: Population, a: Scenario, b: Scenario, book: PolicyBook, settle: Settle | None = None,
              advance: Callable[[str], None] = lambda step: None) -> WhatIf:
     return WhatIf(pop, a, b, member_outcomes(pop, a.version, b.version, book, settle, advance))
 
@@ -280,7 +293,7 @@ def to_json(result: WhatIf) -> dict:
     pop = result.population
     return {
         "population": {"region": pop.region, "year": pop.year, "members": pop.members.height,
-                       "visits": pop.visits.height},
+                       "visits": pop.visit_count},
         "a": result.a.title, "b": result.b.title,
         "flows": {side: flows(side) for side in SIDES},
         "transfer": transfer() | {"by_member_type": {t: transfer(w) for t, w in types.items()}},
