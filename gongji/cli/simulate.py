@@ -206,7 +206,7 @@ def tune_command(
     if sample < 0:
         fail(f"--sample: {sample} must be 0 or more")
     with bad_input():
-        day = versions.parse_spec("--on", f"{region}@{on}")[1] if on else None
+        day = versions.parse_date("--on", on) if on else None
         base, old = tune.versions_for(book, region, day, before)
         amount = None if budget == "transfer" else budget_fen(budget)
         pop = _load(folder)

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from gongji.errors import InputError
+from gongji.money import format_yuan
 from gongji.policy.values import LEVELS
 
 YUAN = pl.Decimal(18, 2)
@@ -85,6 +86,8 @@ def to_yuan(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
 
 def save(pop: Population, folder: Path, replace: bool = False) -> None:
     """Write `pop` to `folder` whole or not at all: into a new folder beside it, renamed into place."""
+    if folder.exists() and not folder.is_dir():
+        raise PopulationError(f"--out {folder}: is a file, not a folder")
     if folder.exists() and any((folder / name).exists() for name in FILES) and not replace:
         raise PopulationError(f"--out {folder}: already holds a population (give another folder)")
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -139,13 +142,13 @@ def read_table(path: Path, kind: str) -> pl.DataFrame:
     return to_fen(_typed(raw, kind, path.name), kind)
 
 
-def _bad_value(frame: pl.DataFrame, ok: pl.Expr, column: str, name: str, why: str) -> None:
+def _bad_value(frame: pl.DataFrame, ok: pl.Expr, column: str, name: str, why: str, money: bool = False) -> None:
     """Raise naming the first row (1-based, the header not counted) where `ok` is false."""
     bad = frame.with_row_index("_row").filter(~ok.fill_null(False) & pl.col(column).is_not_null())
     if bad.height:
         row = bad.row(0, named=True)
         value = row[column]
-        shown = repr(value) if isinstance(value, str) else str(value)
+        shown = format_yuan(value) if money else repr(value) if isinstance(value, str) else str(value)
         raise PopulationError(f"{name} row {row['_row'] + 1}: {column}: {shown} {why}")
 
 
@@ -161,7 +164,7 @@ def _typed(raw: pl.DataFrame, kind: str, name: str) -> pl.DataFrame:
     for column, dtype in schema.items():
         if column not in raw.columns:
             default = True if column == "prescribed" else None
-            columns.append(pl.lit(default, dtype=dtype).alias(column))
+            columns.append(pl.Series(column, [default] * raw.height, dtype=dtype))
             continue
         source = raw[column]
         if source.dtype == dtype:
@@ -174,13 +177,13 @@ def _typed(raw: pl.DataFrame, kind: str, name: str) -> pl.DataFrame:
                                             "n": False}, default=None, return_dtype=pl.Boolean)
         elif isinstance(dtype, pl.Decimal):
             value = text.str.to_decimal(scale=2) if text.dtype == pl.String else text
-            two_places = text.str.contains(r"^-?\d+(\.\d{1,2})?$")
+            two_places = text.str.contains(r"^-?\d{1,14}(\.\d{1,2})?$")
             _bad_value(pl.DataFrame({column: text, "_ok": two_places}), pl.col("_ok"), column, name,
                        "is not an amount in yuan with at most two decimals")
         elif dtype == pl.Date():
             value = text.str.to_date("%Y-%m-%d", strict=False)
         else:
-            value = text.cast(dtype, strict=False)
+            value = text.cast(pl.Int64 if dtype.is_integer() else dtype, strict=False)
         _bad_value(pl.DataFrame({column: text, "_v": value}), pl.col("_v").is_not_null(), column, name,
                    f"is not a {_dtype_word(dtype)}")
         columns.append(value.alias(column))
@@ -215,7 +218,7 @@ def check(members: pl.DataFrame, visits: pl.DataFrame, region: str, year: int, m
             if nulls.height:
                 raise PopulationError(f"{name} row {nulls['_row'][0] + 1}: {column}: empty")
         for column in MONEY[kind]:
-            _bad_value(frame, pl.col(column) >= 0, column, name, "is negative")
+            _bad_value(frame, pl.col(column) >= 0, column, name, "is negative", money=True)
     _bad_value(members, pl.col("sex").is_in(SEXES), "sex", members_name, "is not 1 (male) or 2 (female)")
     _bad_value(members, pl.col("relation").is_in(RELATIONS), "relation", members_name,
                f"is not one of {', '.join(RELATIONS)}")
@@ -224,6 +227,7 @@ def check(members: pl.DataFrame, visits: pl.DataFrame, region: str, year: int, m
         raise PopulationError(f"{members_name} row {duplicated['_row'][1] + 1}: psn: {duplicated['psn'][1]} appears "
                               "more than once")
     _bad_value(visits, pl.col("level").is_in(LEVELS), "level", visits_name, "is not 1, 2 or 3")
+    visits = visits.with_columns(pl.col("level").cast(pl.Int8))
     _bad_value(visits, pl.col("date").dt.year() == year, "date", visits_name, f"is not in the year {year}")
     _bad_value(visits, pl.col("psn").is_in(members["psn"].implode()), "psn", visits_name, "is not a member")
     visits = visits.with_columns(pl.col("prescribed").fill_null(True))

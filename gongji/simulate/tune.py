@@ -23,7 +23,7 @@ import polars as pl
 
 from gongji.engine.credit import EMPLOYER, INDIVIDUAL, POOL
 from gongji.engine.credit_frame import annual_credits, needs_previous_year
-from gongji.money import BP_ONE, FEN_PER_YUAN, format_percent, format_yuan
+from gongji.money import BP_ONE, FEN_PER_YUAN, div_half_up, format_percent, format_yuan
 from gongji.policy import floor
 from gongji.policy.loader import PolicyBook
 from gongji.policy.schema import CostBand, Outpatient, RatioTable, Version
@@ -162,7 +162,7 @@ def tune(pop: Population, before: Version, base: Version, book: PolicyBook, budg
         joined = gains.join(paid, on="psn", how="left").with_columns(pl.col("paid").fill_null(0))
         cost = int(joined["paid"].sum())
         ahead = int(joined.select((pl.col("gain") + pl.col("paid") > 0).sum()).item())
-        return int(Fraction(cost) * scale), ahead
+        return div_half_up(cost * scale.numerator, scale.denominator), ahead
 
     low, high = _shift_range(base.outpatient)
     candidates, unaffordable = [], 0

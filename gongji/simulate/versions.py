@@ -26,6 +26,13 @@ def parse_spec(option: str, text: str) -> tuple[str, date]:
         raise VersionError(f"{option} {text!r}: {day!r} is not a date (YYYY-MM-DD)") from None
 
 
+def parse_date(option: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise VersionError(f"{option} {text!r}: not a date (YYYY-MM-DD)") from None
+
+
 def version_at(option: str, text: str, book: PolicyBook) -> tuple[Version, date]:
     """REGION@DATE: the version in force in REGION on DATE, and DATE."""
     region, on = parse_spec(option, text)
