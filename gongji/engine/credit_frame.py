@@ -12,6 +12,7 @@ from collections.abc import Callable
 import polars as pl
 
 from gongji.engine.credit import EMPLOYER, INDIVIDUAL, MONTHS_PER_YEAR, POOL
+from gongji.engine.dates import age_at
 from gongji.money import half_up_bp
 from gongji.policy.schema import (
     AveragePensionPercent,
@@ -33,17 +34,10 @@ def _percent(amount: str, bp: int) -> pl.Expr:
     return half_up_bp(pl.col(amount) * bp)
 
 
-def _age_on_first(month: int, year: int) -> pl.Expr:
-    """Full years on the first day of `month` of `year`."""
-    birth = pl.col("birth_date")
-    before = pl.lit(month * 100 + 1) < birth.dt.month().cast(pl.Int32) * 100 + birth.dt.day().cast(pl.Int32)
-    return pl.lit(year, pl.Int32) - birth.dt.year().cast(pl.Int32) - before.cast(pl.Int32)
-
-
 def _retiree_month(version: Version, month: int, year: int) -> pl.Expr:
     rule = version.crediting.retired
     if isinstance(rule, FixedByAge):
-        age = _age_on_first(month, year)
+        age = age_at(pl.col("birth_date"), year, month * 100 + 1)
         amount = _ZERO
         for from_age in sorted(rule.amounts):
             amount = pl.when(age >= from_age).then(pl.lit(rule.amounts[from_age], pl.Int64)).otherwise(amount)

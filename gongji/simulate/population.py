@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from gongji.engine.dates import age_at, month_day
 from gongji.errors import InputError
 from gongji.money import format_yuan
 from gongji.policy.values import LEVELS
@@ -248,16 +249,11 @@ def import_extract(members_file: Path, visits_file: Path, region: str, year: int
     return pop
 
 
-def _month_day(day: pl.Expr) -> pl.Expr:
-    return day.dt.month().cast(pl.Int32) * 100 + day.dt.day().cast(pl.Int32)
-
-
 def engine_frame(pop: Population) -> pl.DataFrame:
     """The visits as the vectorized engine takes them: each with the member's type and age (full years, 周岁, on
     the visit date; a 29 February birthday counts from 1 March in other years) and the covered amount in fen."""
     born = pop.members.select("psn", "retired", "birth_date")
     frame = pop.visits.join(born, on="psn", how="left", maintain_order="left")
-    day, birth = pl.col("date"), pl.col("birth_date")
-    before_birthday = _month_day(day) < _month_day(birth)
-    age = day.dt.year().cast(pl.Int32) - birth.dt.year().cast(pl.Int32) - before_birthday.cast(pl.Int32)
+    day = pl.col("date")
+    age = age_at(pl.col("birth_date"), day.dt.year(), month_day(day))
     return frame.select("psn", "date", "retired", age.alias("age"), "level", "pharmacy", "prescribed", "covered")

@@ -24,6 +24,7 @@ import polars as pl
 
 from gongji.engine.credit import EMPLOYER, INDIVIDUAL, POOL
 from gongji.engine.credit_frame import annual_credits, needs_previous_year
+from gongji.engine.dates import age_at
 from gongji.engine.terms import compile_terms
 from gongji.engine.vectorized import adjudicate_frame
 from gongji.errors import InputError
@@ -34,6 +35,8 @@ from gongji.simulate import versions
 from gongji.simulate.population import Population, engine_frame
 
 SIDES = ("a", "b")
+MID_YEAR = 701
+"""1 July: the day a member's age band is taken on."""
 AGE_BANDS = ((0, "<30"), (30, "30-39"), (40, "40-49"), (50, "50-59"), (60, "60-69"), (70, "70-79"), (80, "80+"))
 DECILES = tuple(round(0.1 * i, 1) for i in range(1, 10))
 OUTCOME_COLUMNS = ("credit", "credit_pool", "credit_contributed", "paid_in", "outpatient", "inpatient",
@@ -115,12 +118,6 @@ def previous_year_credits(pop: Population, book: PolicyBook) -> pl.DataFrame:
         .with_columns(prev_year_credit=pl.coalesce("prev_year_credit", "prev")).drop("prev")
 
 
-def _age_mid_year(year: int) -> pl.Expr:
-    birth = pl.col("birth_date")
-    before = pl.lit(701) < birth.dt.month().cast(pl.Int32) * 100 + birth.dt.day().cast(pl.Int32)
-    return pl.lit(year, pl.Int32) - birth.dt.year().cast(pl.Int32) - before.cast(pl.Int32)
-
-
 def _age_band(age: pl.Expr) -> pl.Expr:
     band = pl.lit(AGE_BANDS[0][1])
     for from_age, label in AGE_BANDS[1:]:
@@ -137,7 +134,7 @@ def member_outcomes(pop: Population, a: Version, b: Version, book: PolicyBook, s
         members = previous_year_credits(pop, book)
     settle = settle or polars_settler(pop)
     advance("members")
-    out = members.select("psn", "retired", _age_mid_year(pop.year).alias("age"))
+    out = members.select("psn", "retired", age_at(pl.col("birth_date"), pop.year, MID_YEAR).alias("age"))
     out = out.with_columns(age_band=_age_band(pl.col("age")))
     for side, version in zip(SIDES, (a, b), strict=True):
         credits = annual_credits(members, pop.year, lambda _m, v=version: v)

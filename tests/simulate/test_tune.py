@@ -14,6 +14,7 @@ from gongji.simulate.synth import synthesize
 from gongji.simulate.tune import POINT, _shift_range, adjust, to_json, tune, versions_for
 from gongji.simulate.versions import VersionError
 from gongji.simulate.whatif import SimulationError, settle_frame
+from tests.simulate.tiny import tiny_population
 
 F = Fraction
 
@@ -105,27 +106,9 @@ def test_the_shift_range_keeps_every_ratio_within_50_and_100_percent(book, yangz
 # --- tune on a population worked by hand --------------------------------------------------------------------------
 
 def _tiny() -> Population:
-    """Yangzhou 2024, money in fen:
-    1 in service, base 5000.00: level 1 400.00, level 2 500.00, pharmacy on a level-1 prescription 300.00;
-    2 retired, pension 3500.00: level 1 1000.00, level 3 12000.00;
-    3 in service, base 6000.50: no visits;
-    4 in service, base 5000.00: level 3 1600.00."""
-    members = pl.DataFrame({
-        "psn": [1, 2, 3, 4], "sex": ["1", "2", "2", "1"],
-        "birth_date": [date(1980, 5, 10), date(1950, 3, 15), date(1994, 7, 2), date(1970, 10, 10)],
-        "retired": [False, True, False, False], "contribution_base": [500_000, 0, 600_050, 500_000],
-        "pension": [0, 350_000, 0, 0], "prev_year_credit": [None] * 4, "household": [1, 2, 3, 4],
-        "relation": ["self"] * 4,
-    }, schema_overrides={"prev_year_credit": pl.Int64})
-    visits = pl.DataFrame({
-        "psn": [1, 1, 1, 2, 2, 4],
-        "date": [date(2024, 2, 1), date(2024, 5, 1), date(2024, 9, 1), date(2024, 3, 1), date(2024, 12, 1),
-                 date(2024, 4, 10)],
-        "level": pl.Series([1, 2, 1, 1, 3, 3], dtype=pl.Int8),
-        "pharmacy": [False, False, True, False, False, False], "prescribed": [True] * 6,
-        "covered": [40_000, 50_000, 30_000, 100_000, 1_200_000, 160_000],
-    })
-    return check(members, visits, "321000", 2024)
+    """The what-if tests' four members (tests/simulate/tiny.py); member 2's 200.00 at a pharmacy without a
+    prescription is never pooled, so it changes no cost below."""
+    return tiny_population()
 
 
 # Reimbursement of the tiny population at 321000's 2024 rules with every ratio s points up (s >= -6):

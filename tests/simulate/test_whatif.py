@@ -29,6 +29,7 @@ from gongji.simulate.whatif import (
     simulate,
     to_json,
 )
+from tests.simulate.tiny import tiny_population
 
 REGIONS = Path(__file__).parents[2] / "gongji" / "policy" / "regions"
 COMPARED = ("credit", "credit_pool", "credit_contributed", "paid_in", "outpatient", "inpatient", "reimbursed",
@@ -133,37 +134,10 @@ def test_member_outcomes_equal_the_sequential_engines(book, region, year, side_a
 
 # --- (b) a tiny population worked by hand -----------------------------------------------------------------------------
 
-def _tiny() -> Population:
-    """Yangzhou in 2024, four members (money in fen):
-    1 in service, born 1980-05-10, base 5000.00: level 1 400.00, level 2 500.00, pharmacy on a level-1
-      prescription 300.00;
-    2 retired, born 1950-03-15, pension 3500.00: level 1 1000.00, pharmacy without a prescription 200.00,
-      level 3 12000.00;
-    3 in service, born 1994-07-02, base 6000.50: no visits;
-    4 in service, born 1970-10-10, base 5000.00: level 3 1600.00."""
-    members = pl.DataFrame({
-        "psn": [1, 2, 3, 4], "sex": ["1", "2", "2", "1"],
-        "birth_date": [date(1980, 5, 10), date(1950, 3, 15), date(1994, 7, 2), date(1970, 10, 10)],
-        "retired": [False, True, False, False], "contribution_base": [500_000, 0, 600_050, 500_000],
-        "pension": [0, 350_000, 0, 0], "prev_year_credit": [None] * 4, "household": [1, 2, 3, 4],
-        "relation": ["self"] * 4,
-    }, schema_overrides={"prev_year_credit": pl.Int64})
-    visits = pl.DataFrame({
-        "psn": [1, 1, 1, 2, 2, 2, 4],
-        "date": [date(2024, 2, 1), date(2024, 5, 1), date(2024, 9, 1), date(2024, 3, 1), date(2024, 6, 1),
-                 date(2024, 12, 1), date(2024, 4, 10)],
-        "level": pl.Series([1, 2, 1, 1, 1, 3, 3], dtype=pl.Int8),
-        "pharmacy": [False, False, True, False, True, False, False],
-        "prescribed": [True, True, True, True, False, True, True],
-        "covered": [40_000, 50_000, 30_000, 100_000, 20_000, 1_200_000, 160_000],
-    })
-    return check(members, visits, "321000", 2024)
-
-
 @pytest.fixture
 def tiny(book) -> whatif.WhatIf:
-    return simulate(_tiny(), scenario("--a", "321000@2022-06-01", book), scenario("--b", "321000@2024-06-01", book),
-                    book)
+    return simulate(tiny_population(), scenario("--a", "321000@2022-06-01", book),
+                    scenario("--b", "321000@2024-06-01", book), book)
 
 
 def test_each_member_by_hand(tiny):
@@ -283,7 +257,7 @@ def test_to_json_by_hand(tiny):
 
 
 def test_without_contribution_rates_the_pool_income_is_unknown(book):
-    pop = _tiny()
+    pop = tiny_population()
     result = simulate(pop, scenario("--a", "321000@2024-06-01", book), scenario("--b", "990100@2025-06-01", book),
                       book)
     assert result.flows("a").contributions == 1_728_060
@@ -357,7 +331,7 @@ def test_an_edited_policy_file_is_side_b(book, tmp_path):
     side_b = scenario("--b", "321000@2024-06-01", book, path)
     assert side_b.spec == "321000@2024-06-01 (edited-321000.yaml)"
     assert side_b.version.outpatient.ratios.in_service == {1: 7500, 2: 7000, 3: 6500}
-    result = simulate(_tiny(), scenario("--a", "321000@2022-06-01", book), side_b, book)
+    result = simulate(tiny_population(), scenario("--a", "321000@2022-06-01", book), side_b, book)
     reimbursed = dict(result.outcomes.select("psn", "reimbursed_b").iter_rows())
     # member 1: (500 - 200) x 70 % = 210.00 + 300 x 75 % = 225.00 = 435.00 (405.00 at the shipped ratios)
     # member 2: (1000 - 500) x 85 % = 425.00, then 12000 x 75 % = 9000.00 against 8000 - 425 = 7575.00 left: 8000.00
@@ -413,8 +387,8 @@ def test_a_transition_year_without_last_years_rules_is_refused(book):
 
 def test_steps_are_reported(book):
     seen = []
-    simulate(_tiny(), scenario("--a", "321000@2022-06-01", book), scenario("--b", "321000@2024-06-01", book), book,
-             advance=seen.append)
+    simulate(tiny_population(), scenario("--a", "321000@2022-06-01", book),
+             scenario("--b", "321000@2024-06-01", book), book, advance=seen.append)
     assert len(seen) == 3 and seen[1:] == ["policy A", "policy B"]
 
 
