@@ -40,6 +40,20 @@ def format_yuan(fen: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
+def format_grouped(fen: int | None) -> str:
+    """123456 fen -> '1,234.56', yuan with thousands separators for people to read; None -> '-' (no value)."""
+    if fen is None:
+        return "-"
+    sign = "-" if fen < 0 else ""
+    whole, part = divmod(abs(fen), FEN_PER_YUAN)
+    return f"{sign}{whole:,}.{part:02d}"
+
+
+def format_share(part: int, whole: int) -> str:
+    """part / whole as a percent with one decimal for people to read ('36.5%'); '-' when whole is 0."""
+    return f"{Decimal(100 * part) / whole:.1f}%" if whole else "-"
+
+
 def to_decimal(value: object, what: str) -> Decimal:
     """A number from a file or request (str, int or float) as an exact Decimal; floats go through str."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):

@@ -15,7 +15,7 @@ from rich.table import Table
 from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail
 from gongji.engine.dates import age_on
 from gongji.errors import describe
-from gongji.money import MoneyError, yuan_to_fen
+from gongji.money import MoneyError, format_grouped, yuan_to_fen
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.policy.values import IN_SERVICE, LEVELS, RETIRED
 from gongji.services.quote import QuoteVisit
@@ -25,7 +25,6 @@ from gongji.simulate.member import (
     MemberComparison,
     as_dict,
     compare_member,
-    grouped_yuan,
     plain_words,
     spread_covered,
 )
@@ -211,20 +210,20 @@ def _birth_date(age: int | None, birth_date: str | None, year: int) -> date:
 
 
 def _signed(fen: int) -> str:
-    return ("+" if fen > 0 else "") + grouped_yuan(fen)
+    return ("+" if fen > 0 else "") + format_grouped(fen)
 
 
 def _show(c: MemberComparison, book: PolicyBook) -> None:
     region = book.region(c.region)
     table = Table(title=f"{region.name} {c.region} · {c.member_type} · born {c.birth_date} · {c.year}",
-                  caption=f"{c.visits} visits, {grouped_yuan(c.covered)} yuan covered")
+                  caption=f"{c.visits} visits, {format_grouped(c.covered)} yuan covered")
     for header, justify in (("", "left"), ("before", "right"), ("after", "right"), ("change", "right")):
         table.add_column(header, justify=justify)
     rows = [("account credit 个人账户划入", c.before.credit, c.after.credit),
             ("reimbursement 统筹报销", c.before.reimbursement, c.after.reimbursement),
             ("out of pocket 个人负担", c.before.out_of_pocket, c.after.out_of_pocket)]
     for label, was, now in rows:
-        table.add_row(label, grouped_yuan(was), grouped_yuan(now), _signed(now - was))
+        table.add_row(label, format_grouped(was), format_grouped(now), _signed(now - was))
     table.add_section()
     table.add_row("net effect 合计", "", "", _signed(c.net_effect))
     out = console()

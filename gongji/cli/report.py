@@ -3,7 +3,6 @@ national bureau publishes about outpatient mutual aid (see `gongji.services.kpi`
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from gongji.cli import simulate
 from gongji.cli.benefits import print_json
 from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail, progress_bar
 from gongji.cli.ops import AsJson, Db, engine_or_fail
-from gongji.money import format_percent
+from gongji.money import format_grouped, format_percent
 from gongji.services import kpi
 from gongji.simulate import report, tune
 
@@ -29,11 +28,6 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
-def _yuan(fen: int | None) -> str:
-    """Yuan with two decimals and thousands separators; '-' for a figure without a value."""
-    return "-" if fen is None else f"{Decimal(fen).scaleb(-2):,.2f}"
-
-
 def kpi_rows(k: kpi.YearKpi) -> list[list[tuple[str, str]]]:
     """The table's sections, each a list of (label, value)."""
     share = k.relief_share
@@ -42,34 +36,34 @@ def kpi_rows(k: kpi.YearKpi) -> list[list[tuple[str, str]]]:
          ("  reversed, left out 已撤销", _count(k.reversed)),
          ("outpatient pooling settlements 门诊统筹结算人次", _count(k.pooling_settlements)),
          (f"  per day ({k.days} days) 日均结算人次", f"{k.pooling_per_day:,}"),
-         ("medical cost 医疗费用总额 (yuan)", _yuan(k.medfee_sumamt))],
-        [("fund paid 统筹基金支付 (yuan)", _yuan(k.fund_paid)),
-         ("  ordinary pooling 普通门诊统筹 hifp_pay", _yuan(k.hifp_pay)),
-         ("  inpatient benefit above the cap 住院待遇 inpatient_pay", _yuan(k.inpatient_pay)),
-         ("  chronic and special diseases 门诊慢特病 chronic_pay", _yuan(k.chronic_pay)),
-         ("burden relief 减轻负担 (yuan)", _yuan(k.fund_paid)),
+         ("medical cost 医疗费用总额 (yuan)", format_grouped(k.medfee_sumamt))],
+        [("fund paid 统筹基金支付 (yuan)", format_grouped(k.fund_paid)),
+         ("  ordinary pooling 普通门诊统筹 hifp_pay", format_grouped(k.hifp_pay)),
+         ("  inpatient benefit above the cap 住院待遇 inpatient_pay", format_grouped(k.inpatient_pay)),
+         ("  chronic and special diseases 门诊慢特病 chronic_pay", format_grouped(k.chronic_pay)),
+         ("burden relief 减轻负担 (yuan)", format_grouped(k.fund_paid)),
          ("  share of the cost 占医疗费用", format_percent(share) if share is not None else "-")],
         [("pharmacy settlements 定点零售药店结算人次", _count(k.pharmacy_settlements)),
          ("  pooling ones 门诊统筹", _count(k.pharmacy_pooling_settlements)),
-         ("  fund paid at pharmacies 药店统筹基金支付 (yuan)", _yuan(k.pharmacy_fund_paid)),
-         ("  reimbursed per pharmacy visit 次均报销 (yuan)", _yuan(k.pharmacy_average))],
-        [("account income 个人账户计入 (yuan)", _yuan(k.account_income)),
-         ("  own contribution 个人缴费划入", _yuan(k.credits_individual)),
-         ("  employer contribution 单位缴费划入", _yuan(k.credits_employer)),
-         ("  pooled fund, retirees 统筹基金划入", _yuan(k.credits_pool)),
-         ("  interest 利息", _yuan(k.interest)),
-         ("account spending 个人账户支出 (yuan)", _yuan(k.account_spending)),
-         ("  own care 本人就医购药", _yuan(k.account_paid_own)),
-         ("  relatives' care 家庭共济", _yuan(k.account_paid_family)),
-         ("  premiums 缴纳保费", _yuan(k.premiums_paid)),
+         ("  fund paid at pharmacies 药店统筹基金支付 (yuan)", format_grouped(k.pharmacy_fund_paid)),
+         ("  reimbursed per pharmacy visit 次均报销 (yuan)", format_grouped(k.pharmacy_average))],
+        [("account income 个人账户计入 (yuan)", format_grouped(k.account_income)),
+         ("  own contribution 个人缴费划入", format_grouped(k.credits_individual)),
+         ("  employer contribution 单位缴费划入", format_grouped(k.credits_employer)),
+         ("  pooled fund, retirees 统筹基金划入", format_grouped(k.credits_pool)),
+         ("  interest 利息", format_grouped(k.interest)),
+         ("account spending 个人账户支出 (yuan)", format_grouped(k.account_spending)),
+         ("  own care 本人就医购药", format_grouped(k.account_paid_own)),
+         ("  relatives' care 家庭共济", format_grouped(k.account_paid_family)),
+         ("  premiums 缴纳保费", format_grouped(k.premiums_paid)),
          ("settlements paid by a relative's account 家庭共济人次", _count(k.family_aid_settlements))],
         [("members 参保人数", _count(k.members)),
          ("  in service 在职职工", _count(k.members_in_service)),
          ("  retired 退休人员", _count(k.members_retired)),
          ("settlements of members in service 在职结算人次", _count(k.settlements_in_service)),
-         ("  fund paid for members in service (yuan)", _yuan(k.fund_paid_in_service)),
+         ("  fund paid for members in service (yuan)", format_grouped(k.fund_paid_in_service)),
          ("settlements of retirees 退休结算人次", _count(k.settlements_retired)),
-         ("  fund paid for retirees (yuan)", _yuan(k.fund_paid_retired))],
+         ("  fund paid for retirees (yuan)", format_grouped(k.fund_paid_retired))],
     ]
 
 

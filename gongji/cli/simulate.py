@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
@@ -14,21 +13,12 @@ from rich.table import Table
 
 from gongji.cli.benefits import print_json
 from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail, progress_bar
-from gongji.money import format_percent, yuan_to_fen
+from gongji.money import format_grouped, format_percent, format_share, yuan_to_fen
 from gongji.simulate import population, synth, tune, versions, whatif
 
 Population = Annotated[Path, typer.Argument(help="A population folder (gongji synth or gongji import population).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 SIDE_LABELS = {"a": "A", "b": "B"}
-
-
-def yuan_text(fen: int | None) -> str:
-    """Yuan with two decimals and thousands separators; '-' for a figure without a value."""
-    return "-" if fen is None else f"{Decimal(fen).scaleb(-2):,.2f}"
-
-
-def _share(part: int, whole: int) -> str:
-    return f"{Decimal(100 * part) / whole:.1f}%" if whole else "-"
 
 
 @contextmanager
@@ -132,7 +122,8 @@ def print_simulation(result: whatif.WhatIf) -> None:
     for name, zh, en in whatif.FLOW_ROWS:
         label = f"{en} {zh}"
         va, vb = getattr(flows["a"], name), getattr(flows["b"], name)
-        table.add_row(label, yuan_text(va), yuan_text(vb), yuan_text(None if va is None or vb is None else vb - va))
+        change = None if va is None or vb is None else vb - va
+        table.add_row(label, format_grouped(va), format_grouped(vb), format_grouped(change))
     out.print(table)
 
     table = Table(title="资金平移: money moved out of accounts vs. outpatient reimbursement added, yuan")
@@ -140,8 +131,8 @@ def print_simulation(result: whatif.WhatIf) -> None:
         table.add_column(header, justify="right" if header != "members" else "left")
     for label, where in (("all", None), ("in service", ~pl.col("retired")), ("retired", pl.col("retired"))):
         t = result.transfer(where)
-        table.add_row(label, yuan_text(t.moved_out_of_accounts), yuan_text(t.reimbursement_added),
-                      yuan_text(t.difference))
+        table.add_row(label, format_grouped(t.moved_out_of_accounts), format_grouped(t.reimbursement_added),
+                      format_grouped(t.difference))
     out.print(table)
 
     table = Table(title="by member type and age band (age on 1 July), yuan")
@@ -151,9 +142,9 @@ def print_simulation(result: whatif.WhatIf) -> None:
     for row in result.groups().iter_rows(named=True):
         n = row["members"]
         table.add_row("retired" if row["retired"] else "in service", row["age_band"], f"{n:,}", f"{row['visits']:,}",
-                      yuan_text(row["credit_a"]), yuan_text(row["credit_b"]), yuan_text(row["reimbursed_a"]),
-                      yuan_text(row["reimbursed_b"]), yuan_text(whatif.mean_fen(row["net"], n)),
-                      _share(row["ahead"], n), _share(row["behind"], n))
+                      *(format_grouped(row[k]) for k in ("credit_a", "credit_b", "reimbursed_a", "reimbursed_b")),
+                      format_grouped(whatif.mean_fen(row["net"], n)),
+                      format_share(row["ahead"], n), format_share(row["behind"], n))
     out.print(table)
 
     table = Table(title="net effect per member, B against A: credits + reimbursement, yuan a year")
@@ -163,9 +154,9 @@ def print_simulation(result: whatif.WhatIf) -> None:
     for label, where in (("all", None), ("in service", ~pl.col("retired")), ("retired", pl.col("retired"))):
         e = result.effects(where)
         n = e["members"]
-        table.add_row(f"{label} ({n:,})", _share(e["ahead"], n), _share(e["behind"], n), _share(e["even"], n),
-                      yuan_text(e["mean_gain"]), yuan_text(e["mean_loss"]),
-                      *[yuan_text(v) for v in e["deciles"].values()])
+        table.add_row(f"{label} ({n:,})", *(format_share(e[k], n) for k in ("ahead", "behind", "even")),
+                      format_grouped(e["mean_gain"]), format_grouped(e["mean_loss"]),
+                      *[format_grouped(v) for v in e["deciles"].values()])
     out.print(table)
 
 
@@ -217,8 +208,9 @@ def tune_command(
         return
     out = console()
     out.print(f"base: {base.title}\nbefore: {old.title}")
-    out.print(f"budget {yuan_text(result.budget)} yuan a year; the reform moves {yuan_text(result.transfer)} yuan "
-              f"out of accounts; {result.unaffordable} combinations cost more even at the floor's ratios")
+    out.print(f"budget {format_grouped(result.budget)} yuan a year; the reform moves "
+              f"{format_grouped(result.transfer)} yuan out of accounts; {result.unaffordable} combinations cost more "
+              "even at the floor's ratios")
     frontier = {id(c) for c in result.frontier}
     table = Table(title="candidates that spend the budget (* on the frontier)")
     for header in ("", "deductible in service / retired", "ratios level 1-3 in service", "retired", "cap",
@@ -227,11 +219,11 @@ def tune_command(
     for c in result.candidates:
         op = c.version.outpatient
         table.add_row("*" if id(c) in frontier else "",
-                      f"{yuan_text(op.deductible.in_service[1])} / {yuan_text(op.deductible.retired[1])}",
+                      f"{format_grouped(op.deductible.in_service[1])} / {format_grouped(op.deductible.retired[1])}",
                       " ".join(format_percent(op.ratios.in_service[lv]) for lv in (1, 2, 3)),
                       " ".join(format_percent(op.ratios.retired[lv]) for lv in (1, 2, 3)),
-                      f"{yuan_text(op.cap.in_service)} / {yuan_text(op.cap.retired)}", yuan_text(c.cost),
-                      _share(c.cost, result.budget), f"{float(c.share_ahead) * 100:.1f}%")
+                      f"{format_grouped(op.cap.in_service)} / {format_grouped(op.cap.retired)}", format_grouped(c.cost),
+                      format_share(c.cost, result.budget), f"{float(c.share_ahead) * 100:.1f}%")
     out.print(table)
 
 

@@ -35,7 +35,7 @@ from gongji.engine.dates import age_on
 from gongji.engine.outpatient import Accumulators, adjudicate
 from gongji.engine.terms import terms_for
 from gongji.errors import InputError
-from gongji.money import FEN_PER_YUAN, format_percent, format_yuan
+from gongji.money import format_grouped, format_percent, format_yuan
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.policy.schema import OwnPensionPercent, PreviousYearMonthly, Version
 from gongji.policy.values import IN_SERVICE, LEVELS, MEMBER_TYPES, RETIRED
@@ -259,19 +259,12 @@ def spread_covered(total: int, year: int, level: int = 1) -> list[QuoteVisit]:
             for month in range(1, MONTHS_PER_YEAR + 1)]
 
 
-def grouped_yuan(fen: int) -> str:
-    """123456 fen -> '1,234.56': yuan with thousands separators and two decimals, for people to read."""
-    sign = "-" if fen < 0 else ""
-    whole, part = divmod(abs(fen), FEN_PER_YUAN)
-    return f"{sign}{whole:,}.{part:02d}"
-
-
 def plain_words(c: MemberComparison) -> tuple[str, str]:
     """The comparison in a sentence, (Chinese, English), amounts as positive yuan with the direction in words."""
     credit, paid, net = c.credit_change, c.reimbursement_change, c.net_effect
 
     def amount(fen: int) -> str:
-        return grouped_yuan(abs(fen))
+        return format_grouped(abs(fen))
 
     zh = [
         f"个人账户每年{'多' if credit > 0 else '少'}划入 {amount(credit)} 元" if credit else "个人账户每年划入不变",

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from gongji.money import format_grouped, format_share
+from gongji.policy.values import MEMBER_TYPES
 from gongji.simulate.tune import Tuning
 from gongji.simulate.whatif import FLOW_ROWS, SIDES, WhatIf
 
@@ -24,17 +25,9 @@ FLOW_BARS = ("contributions", "pool_in", "credits", "retiree_credits", "outpatie
 """the flows the chart draws (FLOW_ROWS has them all)."""
 
 
-def _yuan(fen: int | None) -> str:
-    return "-" if fen is None else f"{Decimal(fen).scaleb(-2):,.2f}"
-
-
 def _number(fen: int | None) -> float | None:
     """Yuan for a chart axis (a float is fine for drawing; the tables carry the exact amounts)."""
     return None if fen is None else fen / 100
-
-
-def _share(part: int, whole: int) -> str:
-    return f"{Decimal(100 * part) / whole:.1f}%" if whole else "-"
 
 
 def histogram(result: WhatIf) -> dict:
@@ -61,26 +54,26 @@ def render(result: WhatIf, tuning: Tuning | None = None) -> str:
     flow_rows = []
     for name in labels:
         a, b = getattr(flows["a"], name), getattr(flows["b"], name)
-        flow_rows.append({"label": labels[name], "a": _yuan(a), "b": _yuan(b),
-                          "change": _yuan(None if a is None or b is None else b - a)})
+        flow_rows.append({"label": labels[name], "a": format_grouped(a), "b": format_grouped(b),
+                          "change": format_grouped(None if a is None or b is None else b - a)})
     types = (("全体 all", None), ("在职 in service", ~pl.col("retired")), ("退休 retired", pl.col("retired")))
     effects = []
     for label, where in types:
         e = result.effects(where)
         n = e["members"]
-        effects.append({"label": label, "members": f"{n:,}", "ahead": _share(e["ahead"], n),
-                        "behind": _share(e["behind"], n), "even": _share(e["even"], n),
-                        "mean_gain": _yuan(e["mean_gain"]), "mean_loss": _yuan(e["mean_loss"]),
-                        "deciles": [_yuan(v) for v in e["deciles"].values()]})
+        effects.append({"label": label, "members": f"{n:,}", "ahead": format_share(e["ahead"], n),
+                        "behind": format_share(e["behind"], n), "even": format_share(e["even"], n),
+                        "mean_gain": format_grouped(e["mean_gain"]), "mean_loss": format_grouped(e["mean_loss"]),
+                        "deciles": [format_grouped(v) for v in e["deciles"].values()]})
     transfer = []
     for label, where in types:
         t = result.transfer(where)
-        transfer.append({"label": label, "moved": _yuan(t.moved_out_of_accounts),
-                         "added": _yuan(t.reimbursement_added), "difference": _yuan(t.difference)})
+        transfer.append({"label": label, "moved": format_grouped(t.moved_out_of_accounts),
+                         "added": format_grouped(t.reimbursement_added), "difference": format_grouped(t.difference)})
     groups = [{"type": "退休 retired" if g["retired"] else "在职 in service", "band": g["age_band"],
                "members": f"{g['members']:,}", "visits": f"{g['visits']:,}",
-               **{k: _yuan(g[k]) for k in ("credit_a", "credit_b", "reimbursed_a", "reimbursed_b")},
-               "ahead": _share(g["ahead"], g["members"]), "behind": _share(g["behind"], g["members"])}
+               **{k: format_grouped(g[k]) for k in ("credit_a", "credit_b", "reimbursed_a", "reimbursed_b")},
+               "ahead": format_share(g["ahead"], g["members"]), "behind": format_share(g["behind"], g["members"])}
               for g in result.groups().iter_rows(named=True)]
     charts = {
         "flows": {"labels": [labels[name] for name in FLOW_BARS],
@@ -93,12 +86,12 @@ def render(result: WhatIf, tuning: Tuning | None = None) -> str:
         for c in tuning.candidates:
             op = c.version.outpatient
             candidates.append({
-                "frontier": id(c) in frontier, "cost": _yuan(c.cost), "cost_yuan": _number(c.cost),
+                "frontier": id(c) in frontier, "cost": format_grouped(c.cost), "cost_yuan": _number(c.cost),
                 "share": round(float(c.share_ahead) * 100, 2),
-                "deductible": f"{_yuan(op.deductible.in_service[1])} / {_yuan(op.deductible.retired[1])}",
+                "deductible": " / ".join(format_grouped(op.deductible.amount(t, 1)) for t in MEMBER_TYPES),
                 "ratios": " ".join(f"{op.ratios.in_service[lv] / 100:g}%" for lv in (1, 2, 3)) + " / "
                 + " ".join(f"{op.ratios.retired[lv] / 100:g}%" for lv in (1, 2, 3)),
-                "cap": f"{_yuan(op.cap.in_service)} / {_yuan(op.cap.retired)}"})
+                "cap": f"{format_grouped(op.cap.in_service)} / {format_grouped(op.cap.retired)}"})
         charts["frontier"] = {"budget": _number(tuning.budget),
                               "points": [[c["cost_yuan"], c["share"], c["frontier"]] for c in candidates]}
     pop = result.population
@@ -107,6 +100,7 @@ def render(result: WhatIf, tuning: Tuning | None = None) -> str:
         members=f"{pop.members.height:,}", visits=f"{pop.visit_count:,}", a=result.a.title, b=result.b.title,
         flows=flow_rows,
         transfer=transfer, effects=effects, groups=groups, tuning=tuning, candidates=candidates,
-        budget=_yuan(tuning.budget) if tuning else None, moved=_yuan(tuning.transfer) if tuning else None,
+        budget=format_grouped(tuning.budget if tuning else None),
+        moved=format_grouped(tuning.transfer if tuning else None),
         charts=json.dumps(charts, ensure_ascii=False), generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
         echarts=(HERE / "static" / "echarts.min.js").read_text(encoding="utf-8"))

@@ -5,9 +5,10 @@ from datetime import date
 
 import pytest
 
+from gongji.money import format_grouped
 from gongji.policy.values import IN_SERVICE, RETIRED
 from gongji.services.quote import QuoteVisit
-from gongji.simulate.member import CompareError, as_dict, compare_member, grouped_yuan, plain_words, spread_covered
+from gongji.simulate.member import CompareError, as_dict, compare_member, plain_words, spread_covered
 
 YANGZHOU = "321000"
 YUNNAN = "530000"
@@ -177,7 +178,7 @@ def test_as_dict_in_yuan(book, yangzhou):
 
 
 def test_grouped_yuan():
-    assert [grouped_yuan(f) for f in (0, 5, 101240, 123456789, -78000)] == [
+    assert [format_grouped(f) for f in (0, 5, 101240, 123456789, -78000)] == [
         "0.00", "0.05", "1,012.40", "1,234,567.89", "-780.00"]
 
 
