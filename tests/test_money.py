@@ -3,8 +3,10 @@ import pytest
 from gongji.money import (
     MoneyError,
     div_half_up,
+    format_grouped,
     format_percent,
     format_ratio,
+    format_share,
     format_yuan,
     parse_ratio,
     yuan_to_fen,
@@ -59,3 +61,9 @@ def test_ratios():
     assert format_percent(250) == "2.5%"
     with pytest.raises(MoneyError):
         parse_ratio("70.001%")
+
+
+def test_amounts_and_shares_for_people():
+    assert [format_grouped(f) for f in (None, 0, -5, 123456789)] == ["-", "0.00", "-0.05", "1,234,567.89"]
+    # 1 of 3 is 33.33...% -> 33.3%; 2 of 3 is 66.66...% -> 66.7%; nothing of nothing has no share
+    assert [format_share(1, 3), format_share(2, 3), format_share(0, 0)] == ["33.3%", "66.7%", "-"]
