@@ -1,0 +1,106 @@
+"""Stored settlements as the monitoring rules read them (gongji.monitor): frames for the batch over a period, and
+`Claim` values for a member's history online. Standing settlements only (a reversed one and its reversal are
+left out)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+from sqlalchemy import Connection, and_, exists, func, literal, or_, select
+
+from gongji.engine.bill import PRICE_SCALE
+from gongji.money import div_half_up
+from gongji.monitor.batch import CLAIM_COLUMNS, LINE_COLUMNS
+from gongji.monitor.claims import Claim, Line
+from gongji.store.ledger import MULAID_PAY
+from gongji.store.tables import (
+    catalogue,
+    institutions,
+    ledger,
+    persons,
+    prescription_drugs,
+    prescriptions,
+    settlement_lines,
+    settlements,
+    stays,
+    visits,
+)
+
+_STANDING = and_(settlements.c.reverses.is_(None), settlements.c.reversed_by.is_(None))
+
+
+def _claims_query(date_from: date, date_to: date, psn_no: str | None):
+    s, p = settlements.c, persons.c
+    in_stay = exists().where(stays.c.psn_no == s.psn_no, stays.c.admitted_on <= s.setl_date,
+                             or_(stays.c.discharged_on.is_(None), stays.c.discharged_on >= s.setl_date))
+    payer = select(func.min(ledger.c.holder)).where(ledger.c.setl_id == s.setl_id, ledger.c.kind == MULAID_PAY) \
+        .scalar_subquery()
+    query = select(
+        s.setl_id.label("key"), s.id.label("seq"), s.psn_no, p.gend.label("sex"), p.brdy.label("birth_date"),
+        s.member_type, s.fixmedins_code, s.setting, func.coalesce(s.level, literal(0)).label("level"),
+        institutions.c.designated, s.med_type, s.setl_date.label("on"),
+        (s.hifp_pay + s.inpatient_pay + s.chronic_pay).label("fund_paid"), in_stay.label("in_stay"),
+        payer.label("payer_psn_no"), s.rxno, s.prescriber_code, s.dise_codg, visits.c.diagnoses,
+        prescriptions.c.diag_code,
+    ).select_from(settlements.join(persons, persons.c.psn_no == s.psn_no)
+                  .join(institutions, institutions.c.fixmedins_code == s.fixmedins_code)
+                  .outerjoin(visits, visits.c.mdtrt_id == s.mdtrt_id)
+                  .outerjoin(prescriptions, prescriptions.c.rxno == s.rxno)) \
+        .where(_STANDING, s.setl_date >= date_from, s.setl_date <= date_to)
+    if psn_no is not None:
+        query = query.where(s.psn_no == psn_no)
+    return query.order_by(s.setl_date, s.id)
+
+
+def _diagnoses(row) -> list[str]:
+    """The claim's diagnosis codes: the visit's (2201 diseinfo), the chronic disease's, the prescription's."""
+    codes: list[str] = []
+    if row.diagnoses:
+        codes += [d.get("diag_code") for d in json.loads(row.diagnoses) if isinstance(d, dict) and d.get("diag_code")]
+    codes += [c for c in (row.dise_codg, row.diag_code) if c]
+    return list(dict.fromkeys(codes))
+
+
+def _lines_query(keys):
+    line, s = settlement_lines.c, settlements.c
+    days = select(func.max(prescription_drugs.c.medc_days)).where(
+        prescription_drugs.c.rxno == func.coalesce(line.rxno, s.rxno),
+        prescription_drugs.c.med_list_codg == line.med_list_codg).scalar_subquery()
+    kind = select(func.min(catalogue.c.list_type)).where(catalogue.c.med_list_codg == line.med_list_codg) \
+        .scalar_subquery()
+    return select(line.setl_id.label("key"), line.feedetl_sn.label("sn"), line.med_list_codg.label("code"),
+                  line.cnt, line.pric, line.det_item_fee_sumamt.label("amount"), days.label("days"),
+                  kind.label("kind")) \
+        .select_from(settlement_lines.join(settlements, settlements.c.setl_id == line.setl_id)) \
+        .where(line.setl_id.in_(keys)).order_by(line.setl_id, line.feedetl_sn)
+
+
+def claim_frames(conn: Connection, date_from: date, date_to: date, psn_no: str | None = None) \
+        -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(claims, lines) frames (batch.CLAIM_COLUMNS, batch.LINE_COLUMNS) of the standing settlements dated in
+    [date_from, date_to], of one member or all."""
+    rows = conn.execute(_claims_query(date_from, date_to, psn_no)).all()
+    claims = pl.DataFrame([{c: getattr(r, c) for c in CLAIM_COLUMNS if c != "diagnoses"}
+                           | {"diagnoses": _diagnoses(r), "designated": bool(r.designated),
+                              "in_stay": bool(r.in_stay)} for r in rows], schema=CLAIM_COLUMNS)
+    keys = [r.key for r in rows]
+    line_rows = []
+    for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
+        line_rows += conn.execute(_lines_query(keys[start:start + 900])).all()
+    lines = pl.DataFrame([{"key": r.key, "sn": r.sn, "code": r.code, "quantity": Decimal(r.cnt) / PRICE_SCALE,
+                           "price": div_half_up(r.pric, PRICE_SCALE // 100), "amount": r.amount, "days": r.days,
+                           "trace_code": None, "kind": r.kind or "drug"} for r in line_rows], schema=LINE_COLUMNS)
+    return claims, lines
+
+
+def claims_of(claims: pl.DataFrame, lines: pl.DataFrame) -> list[Claim]:
+    """Claim values of the frames (for the online rules: a member's history)."""
+    by_key: dict[str, list[Line]] = {}
+    for r in lines.iter_rows(named=True):
+        by_key.setdefault(r["key"], []).append(Line(r["sn"], r["code"], r["quantity"], r["price"], r["amount"],
+                                                    r["days"], r["trace_code"]))
+    return [Claim(**{**r, "lines": tuple(by_key.get(r["key"], ())), "diagnoses": tuple(r["diagnoses"])})
+            for r in claims.iter_rows(named=True)]
