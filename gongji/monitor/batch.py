@@ -23,7 +23,7 @@ CLAIM_COLUMNS: dict[str, pl.DataType] = {
     "member_type": pl.String(), "fixmedins_code": pl.String(), "setting": pl.String(), "level": pl.Int64(),
     "designated": pl.Boolean(), "med_type": pl.String(), "on": pl.Date(), "diagnoses": pl.List(pl.String()),
     "fund_paid": pl.Int64(), "in_stay": pl.Boolean(), "payer_psn_no": pl.String(), "rxno": pl.String(),
-    "prescriber_code": pl.String(),
+    "prescriber_code": pl.String(), "total": pl.Int64(),
 }
 LINE_COLUMNS: dict[str, pl.DataType] = {
     "key": pl.String(), "sn": pl.Int64(), "code": pl.String(), "quantity": pl.Decimal(16, 4), "price": pl.Int64(),

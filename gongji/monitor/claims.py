@@ -60,6 +60,8 @@ class Claim(NamedTuple):
     """the relative whose account paid (家庭共济), if not the member's own."""
     rxno: str | None = None
     prescriber_code: str | None = None
+    total: int = 0
+    """medfee_sumamt, fen: the whole bill."""
 
     @property
     def age(self) -> int:
