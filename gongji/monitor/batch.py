@@ -99,6 +99,17 @@ def line_findings(rule: str, hits: pl.DataFrame, evidence: pl.Expr) -> pl.DataFr
         evidence=pl.concat_str(pl.lit("code="), pl.col("code"), pl.lit("; "), evidence))
 
 
+def claim_findings(rule: str, hits: pl.DataFrame, evidence: pl.Expr) -> pl.DataFrame:
+    """A findings frame of claim hits (the claims frame's columns), as `checkers.claim_finding` makes them: the
+    rule's claim code, no line, the claim's fund payment, `evidence` the whole text."""
+    from gongji.monitor.checkers import CLAIM, RULES
+
+    spec = RULES[rule]
+    code = spec.codes.get(CLAIM) or next(iter(spec.codes.values()))
+    return hits.select(rule=pl.lit(rule), code=pl.lit(code), cls=pl.lit(spec.cls), claim=pl.col("key"),
+                       line=pl.lit(None, pl.Int64), amount=pl.col("fund_paid"), evidence=evidence)
+
+
 def findings_frame(findings: Iterable[Finding]) -> pl.DataFrame:
     return pl.DataFrame([f._asdict() for f in findings], schema=FINDING_COLUMNS)
 
@@ -107,4 +118,4 @@ def run(frames: Frames, rules: Sequence[str] | None = None) -> pl.DataFrame:
     """Every finding of every batch rule (or of `rules`), sorted by claim, rule and line."""
     parts = [BATCH[name](frames).select(list(FINDING_COLUMNS)) for name in rules or BATCH]
     found = pl.concat(parts) if parts else pl.DataFrame(schema=FINDING_COLUMNS)
-    return found.sort("claim", "rule", "line", nulls_last=False)
+    return found.sort("claim", "rule", "line", nulls_last=False, maintain_order=True)

@@ -2,7 +2,8 @@
 (code, rule type, limit, unit, effective dates). The rules (`checkers`) are types; what each restricts is data.
 
 A restriction's `rule` names its checker; `limit`, `unit` and `other_code` mean what that checker says
-(RULE_TYPES). Diagnosis restrictions are keyed by a diagnosis code prefix instead of a catalogue code.
+(RULE_TYPES). Diagnosis restrictions are keyed by a diagnosis code prefix instead of a catalogue code. At most one
+restriction of a (rule, code) is in force on a day, except for the rules with an other_code (one per other code).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ RULE_TYPES: dict[str, str] = {
     "indication": "limit P1,P2: only with a diagnosis starting with one of these (限适应症)",
     "diagnosis_sex": "key: a diagnosis code prefix; limit 1 or 2: the only sex it fits (诊断与性别不符)",
     "diagnosis_age": "key: a diagnosis code prefix; limit MIN-MAX: the ages it fits (诊断与年龄不符)",
+    "drug_count": "code *, limit N: the most distinct drugs on one claim (药品种类超标)",
 }
 
 
@@ -79,6 +81,11 @@ class Knowledge:
             if r.covers(on):
                 return r
         return None
+
+    def find_all(self, rule: str, code: str, on: date) -> list[Restriction]:
+        """Every restriction of `rule` on `code` in force `on`: several for the rules with an other_code (a code
+        may be exclusive with several others)."""
+        return [r for r in self._by.get((rule, code), ()) if r.covers(on)]
 
     def by_prefix(self, rule: str, diagnosis: str, on: date) -> Restriction | None:
         """A diagnosis restriction whose code is a prefix of `diagnosis` (the longest wins)."""
