@@ -5,6 +5,7 @@ from gongji.cli import (  # noqa: F401  (registers the commands)
     clearing,
     compare,
     demo,
+    monitor,
     ops,
     quote,
     report,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from gongji.monitor.claims import Claim, Line
 from gongji.monitor.knowledge import Knowledge
@@ -61,12 +61,34 @@ class Thresholds:
     """长处方: the most days of any drug on one prescription."""
 
 
+class TraceLookup(Protocol):
+    """Drug traceability codes (药品追溯码) settled so far, by anyone."""
+
+    def first_settled(self, trace_code: str, claim: Claim) -> str | None:
+        """The key of the first claim (by (on, seq)) that settled a line with `trace_code`, if it was settled
+        before `claim`; else None."""
+        ...
+
+
+class PayerLookup(Protocol):
+    """What a member's account paid for relatives (家庭共济)."""
+
+    def paid_by(self, payer_psn_no: str, claim: Claim) -> Sequence[Claim]:
+        """The claims of other members paid from `payer_psn_no`'s account, settled before `claim` by (on, seq),
+        oldest first; at least those within 2 x thresholds.window_days of it."""
+        ...
+
+
 @dataclass(frozen=True)
 class Context:
     knowledge: Knowledge
     kinds: Mapping[str, str]
     """catalogue code -> list_type (drug, service, material)."""
     thresholds: Thresholds = Thresholds()
+    trace_codes: TraceLookup | None = None
+    """the traceability codes settled by anyone (trace_twice); without it only a claim's own lines are compared."""
+    payer_claims: PayerLookup | None = None
+    """what a paying relative's account paid for others (family_account); without it the rule finds nothing."""
 
     def kind(self, code: str) -> str:
         return self.kinds.get(code, DRUG)

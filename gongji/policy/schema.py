@@ -336,6 +336,29 @@ class ReferenceValue(Sourced):
     year: int | None = None
 
 
+class MemberCounts(Strict):
+    """One count for in-service members and one for retirees."""
+
+    in_service: Annotated[int, Field(ge=1)]
+    retired: Annotated[int, Field(ge=1)]
+
+
+class Monitoring(Sourced):
+    """智能监管 thresholds: the numbers of the monitoring rules about frequency (gongji.monitor).
+
+    Within any `window_days`: more than `visits` outpatient visits (频繁门诊) or `purchases` pharmacy purchases
+    (频繁购药) by one member, one account paying for more than `family_people` relatives or more than
+    `family_payments` times (家庭共济) are suspicious. Retirees visit more often (SPEC §7: 2.17 x), so their counts
+    are their own. The last `year_end_months` months of a year count as year-end (冲顶) for the anomaly scores."""
+
+    window_days: Annotated[int, Field(ge=1, le=366)]
+    visits: MemberCounts
+    purchases: MemberCounts
+    family_people: Annotated[int, Field(ge=1)]
+    family_payments: Annotated[int, Field(ge=1)]
+    year_end_months: Annotated[int, Field(ge=1, le=11)]
+
+
 class Version(Strict):
     """The rules in force from `effective_from` to `effective_to` (inclusive; open-ended when absent)."""
 
@@ -352,6 +375,8 @@ class Version(Strict):
     """without it, crediting moves only the account credits (no contribution income is booked to the pool)."""
     account_interest: AccountInterest | None = None
     reference_values: dict[str, ReferenceValue] = {}
+    monitoring: Monitoring | None = None
+    """without it, the monitoring rules use gongji.monitor.checkers.Thresholds' defaults."""
 
     _admdvs: str = PrivateAttr(default="")
 

@@ -43,8 +43,8 @@ def _claims_query(date_from: date, date_to: date, psn_no: str | None):
         s.member_type, s.fixmedins_code, s.setting, func.coalesce(s.level, literal(0)).label("level"),
         institutions.c.designated, s.med_type, s.setl_date.label("on"),
         (s.hifp_pay + s.inpatient_pay + s.chronic_pay).label("fund_paid"), in_stay.label("in_stay"),
-        payer.label("payer_psn_no"), s.rxno, s.prescriber_code, s.medfee_sumamt.label("total"), s.dise_codg, visits.c.diagnoses,
-        prescriptions.c.diag_code,
+        payer.label("payer_psn_no"), s.rxno, s.prescriber_code, s.medfee_sumamt.label("total"), s.dise_codg,
+        visits.c.diagnoses, prescriptions.c.diag_code,
     ).select_from(settlements.join(persons, persons.c.psn_no == s.psn_no)
                   .join(institutions, institutions.c.fixmedins_code == s.fixmedins_code)
                   .outerjoin(visits, visits.c.mdtrt_id == s.mdtrt_id)

@@ -422,3 +422,24 @@ registrations = Table(
 )
 """异地就医备案: a member registered for care in another region (a city, or a whole province when the code
 ends in 0000) from begndate to enddate, with the reason (长期居住, 转诊转院, 临时外出)."""
+
+# Smart monitoring (issue 8).
+
+knowledge = Table(
+    "knowledge", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(50), nullable=False),
+    Column("rule", String(30), nullable=False),
+    Column("limit_value", String(500), nullable=False, server_default=text("''")),
+    Column("unit", String(20), nullable=False, server_default=text("''")),
+    Column("other_code", String(50), nullable=False, server_default=text("''")),
+    Column("begndate", Date, nullable=False),
+    Column("enddate", Date),
+    Column("source", Text, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    UniqueConstraint("rule", "code", "other_code", "begndate"),
+)
+"""知识库: the monitoring rules' dated restrictions in the national form (gongji.monitor.knowledge): `code` is a
+med_list_codg, a diagnosis code prefix for the diagnosis_* rules, or * for a rule about the whole claim;
+`limit_value`, `unit` and `other_code` mean what the rule says (RULE_TYPES), '' when it says nothing. No two
+restrictions of one (rule, code, other_code) overlap in time (checked at import)."""
