@@ -41,7 +41,7 @@ def _claims_query(date_from: date, date_to: date, psn_no: str | None):
     query = select(
         s.setl_id.label("key"), s.id.label("seq"), s.psn_no, p.gend.label("sex"), p.brdy.label("birth_date"),
         s.member_type, s.fixmedins_code, s.setting, func.coalesce(s.level, literal(0)).label("level"),
-        institutions.c.designated, s.med_type, s.setl_date.label("on"),
+        s.med_type, s.setl_date.label("on"),
         (s.hifp_pay + s.inpatient_pay + s.chronic_pay).label("fund_paid"), in_stay.label("in_stay"),
         payer.label("payer_psn_no"), s.rxno, s.prescriber_code, s.medfee_sumamt.label("total"), s.dise_codg,
         visits.c.diagnoses, prescriptions.c.diag_code,
@@ -81,11 +81,12 @@ def _lines_query(keys):
 def claim_frames(conn: Connection, date_from: date, date_to: date, psn_no: str | None = None) \
         -> tuple[pl.DataFrame, pl.DataFrame]:
     """(claims, lines) frames (batch.CLAIM_COLUMNS, batch.LINE_COLUMNS) of the standing settlements dated in
-    [date_from, date_to], of one member or all."""
+    [date_from, date_to], of one member or all. `designated` is true: settlement refuses an institution that is not
+    designated, so every stored claim was settled at a designated one (gongji keeps no history of pauses)."""
     rows = conn.execute(_claims_query(date_from, date_to, psn_no)).all()
-    claims = pl.DataFrame([{c: getattr(r, c) for c in CLAIM_COLUMNS if c != "diagnoses"}
-                           | {"diagnoses": _diagnoses(r), "designated": bool(r.designated),
-                              "in_stay": bool(r.in_stay)} for r in rows], schema=CLAIM_COLUMNS)
+    claims = pl.DataFrame([{c: getattr(r, c) for c in CLAIM_COLUMNS if c not in ("diagnoses", "designated")}
+                           | {"diagnoses": _diagnoses(r), "designated": True, "in_stay": bool(r.in_stay)}
+                           for r in rows], schema=CLAIM_COLUMNS)
     keys = [r.key for r in rows]
     line_rows = []
     for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
