@@ -1,5 +1,5 @@
-"""Anomaly scores (异常评分): institutions against their peers (same setting and level) and members against members
-of the same type and age band, on a period's claims.
+"""Anomaly scores (异常评分): institutions against their peers (clinics of the same level; pharmacies) and members
+against members of the same type and age band, on a period's claims.
 
 Features (each "the higher, the stranger"):
 * institutions: cost_per_visit, drug_share (drug lines' share of the billed lines), visits_per_member,
@@ -59,7 +59,9 @@ def institution_features(claims: pl.DataFrame, lines: pl.DataFrame, year_end_mon
     c = claims.join(drug, on="key", how="left").with_columns(pl.col("line_count", "line_amount", "drug_amount")
                                                              .fill_null(0))
     return c.group_by("fixmedins_code").agg(
-        peer=pl.concat_str(pl.col("setting").first(), pl.lit(" level "), pl.col("level").first().cast(pl.String)),
+        # a pharmacy's claims carry the prescriber's level: pharmacies are one peer group
+        peer=pl.when(pl.col("setting").first() == "pharmacy").then(pl.lit("pharmacy")).otherwise(
+            pl.concat_str(pl.lit("clinic level "), pl.col("level").first().cast(pl.String))),
         claims=pl.len().cast(pl.Int64),
         cost_per_visit=pl.col("total").mean(),
         drug_share=pl.col("drug_amount").sum() / pl.max_horizontal(pl.col("line_amount").sum(), 1),

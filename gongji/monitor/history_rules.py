@@ -477,7 +477,9 @@ def _period_rows(frames: Frames, rule: str, value: str) -> pl.DataFrame:
     restriction's D days, through the line. A running sum per member and item, less the running sum at the end
     of the last day outside the window (an as-of join)."""
     by, order = ["psn_no", "code"], ["cpos", "sn"]
-    lines = _lines(frames).select(*by, "key", "sn", "on", "cpos", value)
+    restricted = frames.knowledge.filter(pl.col("rule") == rule)["code"].unique().implode()
+    # only the items the rule restricts need running sums (the other lines never reach a finding)
+    lines = _lines(frames).filter(pl.col("code").is_in(restricted)).select(*by, "key", "sn", "on", "cpos", value)
     lines = lines.with_columns(_cum=pl.col(value).cum_sum().over(by, order_by=order))
     day_end = (lines.group_by(*by, "on").agg(_day=pl.col("_cum").sort_by(*order).last())
                .rename({"on": "_day_on"}).sort("_day_on"))

@@ -343,6 +343,15 @@ class MemberCounts(Strict):
     retired: Annotated[int, Field(ge=1)]
 
 
+class Credit(Sourced):
+    """信用记录 points: every institution and member starts at `start`; a confirmed hit of class 明确违规 adds
+    `definite` points to the responsible one's record, of class 可疑 `suspicious` (both zero or negative)."""
+
+    start: Annotated[int, Field(ge=0)]
+    definite: Annotated[int, Field(le=0)]
+    suspicious: Annotated[int, Field(le=0)]
+
+
 class Monitoring(Sourced):
     """智能监管 thresholds: the numbers of the monitoring rules about frequency (gongji.monitor).
 
@@ -357,6 +366,8 @@ class Monitoring(Sourced):
     family_people: Annotated[int, Field(ge=1)]
     family_payments: Annotated[int, Field(ge=1)]
     year_end_months: Annotated[int, Field(ge=1, le=11)]
+    credit: Credit | None = None
+    """the credit points of confirmed hits; without them, hits of the region's settlements cannot be confirmed."""
 
 
 class Version(Strict):

@@ -1,6 +1,6 @@
 """`gongji audit`: every balance recomputed from the ledger, every settlement's parts checked, and the
 totals per region (contributions in, account credits, outpatient fund payments, chronic and special disease
-payments (门诊慢特病), account payments)."""
+payments (门诊慢特病), account payments, money clawed back for confirmed monitoring hits (追回))."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from gongji.store.ledger import (
     ACCOUNT,
     ACCOUNT_PAY,
     CHRONIC_PAY,
+    CLAWBACK,
     CONTRIBUTION,
     CREDIT_EMPLOYER,
     CREDIT_INDIVIDUAL,
@@ -33,6 +34,7 @@ from gongji.store.tables import accounts, ledger, persons, pool_slots, settlemen
 TOTALS = {
     "contributions_in": (POOL, [CONTRIBUTION], 1),
     "deposits_in": (POOL, [DEPOSIT], 1),
+    "clawed_back_in": (POOL, [CLAWBACK], 1),
     "credits_individual": (ACCOUNT, [CREDIT_INDIVIDUAL], 1),
     "credits_employer": (ACCOUNT, [CREDIT_EMPLOYER], 1),
     "credits_from_pool": (ACCOUNT, [CREDIT_POOL], 1),

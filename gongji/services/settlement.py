@@ -29,7 +29,7 @@ from gongji.errors import InputError, describe
 from gongji.money import format_ratio
 from gongji.policy.loader import PolicyBook, PolicyNotFound, fallback_chain
 from gongji.policy.schema import Disease, Version
-from gongji.services import prescriptions, qualifications, registrations
+from gongji.services import monitor_queue, prescriptions, qualifications, registrations
 from gongji.services.notes import Note, joined
 from gongji.services.records import (
     CHRGITM_LV,
@@ -701,8 +701,11 @@ def _reverse(conn: Connection, book: PolicyBook, setl_id: str, fixmedins_code: s
         refs = {"psn_no": psn_no, "setl_id": reversal_id, "memo": f"reversal of {setl_id}"}
         if fund == ACCOUNT:
             account_move(conn, holder, -int(amount), kind + REVERSAL_SUFFIX, on, **refs)
-        else:
+        elif amount < 0:
             pool_in(conn, holder, -int(amount), kind + REVERSAL_SUFFIX, on, **refs)
+        elif amount > 0:
+            # money the institution returned (a claw-back, 追回): the cancelled settlement owes it nothing more
+            pool_out(conn, holder, [(kind + REVERSAL_SUFFIX, int(amount))], on, key=psn_no, **refs)
     balance = conn.execute(select(accounts.c.balance).where(accounts.c.psn_no == psn_no)).scalar_one_or_none()
     row = dict(original) | {a: -original[a] for a in AMOUNTS} | {
         "setl_id": reversal_id, "mdtrt_id": original["mdtrt_id"], "idem_key": key, "setl_time": now(),
@@ -737,13 +740,17 @@ def _replay_year(conn: Connection, book: PolicyBook, psn_no: str, year: int) -> 
             terms = terms_for(version, s["ratio_cut"], version.disease(code))
             diseases[code] = adjudicate(terms, *who, s["chronic_covered"], diseases.get(code, Accumulators())
                                         ).accumulators
+    # the cap room claw-backs gave back stays given
+    pool, inpatient, disease_pools = monitor_queue.restored_cap_room(conn, psn_no, year)
+    acc = acc._replace(pool=max(acc.pool - pool, 0), inpatient=max(acc.inpatient - inpatient, 0))
     conn.execute(update(accumulators).where(accumulators.c.psn_no == psn_no, accumulators.c.year == year)
                  .values(**acc._asdict()))
     for code, dacc in diseases.items():
         conn.execute(update(disease_accumulators).where(
             disease_accumulators.c.psn_no == psn_no, disease_accumulators.c.year == year,
-            disease_accumulators.c.dise_codg == code).values(deductible=dacc.deductible, pool=dacc.pool,
-                                                             covered=dacc.covered))
+            disease_accumulators.c.dise_codg == code).values(
+                deductible=dacc.deductible, pool=max(dacc.pool - disease_pools.get(code, 0), 0),
+                covered=dacc.covered))
 
 
 MONEY_FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",

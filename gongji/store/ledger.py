@@ -48,6 +48,9 @@ INPATIENT_PAY = "inpatient_pay"
 """payment under the inpatient benefit of outpatient cost above the cap."""
 CHRONIC_PAY = "chronic_pay"
 """payment under a chronic or special disease's benefit (门诊慢特病)."""
+CLAWBACK = "clawback"
+"""money an institution returns to the pool for a confirmed monitoring hit (追回, gongji.services.monitor_queue),
+tied to the settlement (setl_id) and the hit (memo); not a reversal of the settlement's payment."""
 REVERSAL_SUFFIX = "_reversal"
 
 

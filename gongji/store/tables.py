@@ -443,3 +443,48 @@ knowledge = Table(
 med_list_codg, a diagnosis code prefix for the diagnosis_* rules, or * for a rule about the whole claim;
 `limit_value`, `unit` and `other_code` mean what the rule says (RULE_TYPES), '' when it says nothing. No two
 restrictions of one (rule, code, other_code) overlap in time (checked at import)."""
+
+monitor_hits = Table(
+    "monitor_hits", metadata,
+    Column("hit_id", String(20), primary_key=True),
+    Column("rule", String(30), nullable=False),
+    Column("code", String(100), nullable=False),
+    Column("cls", String(10), nullable=False),
+    Column("setl_id", ForeignKey("settlements.setl_id"), nullable=False, index=True),
+    Column("line", Integer),
+    Column("psn_no", String(30), nullable=False),
+    Column("fixmedins_code", String(12), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("moment", String(4), nullable=False),
+    Column("status", String(10), nullable=False, server_default=text("'pending'")),
+    Column("reviewer", String(50)),
+    Column("notes", Text),
+    Column("found_at", DateTime, nullable=False),
+    Column("decided_at", DateTime),
+    fen("clawed_back"),
+    CheckConstraint("cls IN ('明确违规', '可疑')", name="cls"),
+    CheckConstraint("moment IN ('pre', 'post')", name="moment"),
+    CheckConstraint("status IN ('pending', 'confirmed', 'dismissed')", name="status"),
+    Index("ix_monitor_hits_status_found_at", "status", "found_at"),
+)
+"""审核队列: one hit of a monitoring rule on a stored settlement (gongji.services.monitor_queue). hit_id is stable
+("HT" + 18 hex digits of the SHA-1 of rule|setl_id|line|code), so finding it again adds nothing; `line` is the
+feedetl_sn (None for a rule about the whole claim), `amount` the fen at stake, `moment` pre (事前/事中, online)
+or post (事后, the batch). A reviewer confirms or dismisses it; `clawed_back` is the fund payment a confirmation
+took back to the pool."""
+
+credit_events = Table(
+    "credit_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subject_kind", String(12), nullable=False),
+    Column("subject", String(30), nullable=False),
+    Column("hit_id", ForeignKey("monitor_hits.hit_id"), nullable=False, index=True),
+    Column("points", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime, nullable=False),
+    CheckConstraint("subject_kind IN ('institution', 'member')", name="subject_kind"),
+    Index("ix_credit_events_subject_kind_subject", "subject_kind", "subject"),
+)
+"""信用记录: the points a confirmed hit cost an institution (fixmedins_code) or a member (psn_no); negative for a
+violation. The score is the policy's starting score plus the points, never below 0."""

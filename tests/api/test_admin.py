@@ -7,14 +7,17 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from gongji.api.app import create_app
 from gongji.masking import mask_certno
+from gongji.monitor.batch import FINDING_COLUMNS
+from gongji.monitor.checkers import RULES
 from gongji.services import audit_log as audit_log_service
-from gongji.services import prescriptions, qualifications, registrations, stays
+from gongji.services import monitor_queue, prescriptions, qualifications, registrations, stays
 from gongji.store.db import transaction
 from gongji.store.tables import audit_log, users
 from tests.api.staff import FATHER, H1, NEW, SON, SPOUSE, as_json, bearer, registry
@@ -64,6 +67,11 @@ ROUTES = [
     ("POST", "/persons/P2/registrations/{registration_id}/revoke", None, STAFF, 200),
     ("POST", "/persons/P1/stays", {"fixmedins_code": H1, "admitted_on": "2024-06-01"}, STAFF, 201),
     ("POST", "/persons/P2/stays/discharge", {"discharged_on": "2024-06-10"}, STAFF, 200),
+    ("GET", "/monitor/hits", None, EVERYONE, 200),
+    ("GET", "/monitor/hits/{hit}", None, EVERYONE, 200),
+    ("GET", "/monitor/credit/institution/" + H1, None, EVERYONE, 200),
+    ("POST", "/monitor/hits/{hit}/confirm", {}, STAFF, 200),
+    ("POST", "/monitor/hits/{hit2}/dismiss", {}, STAFF, 200),
 ]
 """Every route once, reads first; the changes succeed one after another on the registry."""
 
@@ -83,9 +91,20 @@ def benefits_registry(engine, book) -> dict:
     return {"rxno": rxno, "sn": sn, "registration_id": registration_id}
 
 
+def monitor_registry(engine, setl_id: str) -> dict:
+    """Two pending hits on FATHER's visit, for the monitoring routes (hit, hit2)."""
+    rows = [{"rule": rule, "code": next(iter(RULES[rule].codes.values())), "cls": RULES[rule].cls, "claim": setl_id,
+             "line": None, "amount": 0, "evidence": "why=test"} for rule in ("frequent_visits", "during_stay")]
+    with transaction(engine) as conn:
+        monitor_queue.record(conn, pl.DataFrame(rows, schema=FINDING_COLUMNS), "post")
+    return {"hit": monitor_queue.hit_id(*(rows[0][k] for k in ("rule", "claim", "line", "code"))),
+            "hit2": monitor_queue.hit_id(*(rows[1][k] for k in ("rule", "claim", "line", "code")))}
+
+
 @pytest.fixture
 def reg(engine, book) -> dict:
-    return registry(engine, book) | benefits_registry(engine, book)
+    done = registry(engine, book)
+    return done | benefits_registry(engine, book) | monitor_registry(engine, done["setl_id"])
 
 
 @pytest.fixture

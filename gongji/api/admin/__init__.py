@@ -9,6 +9,7 @@ from gongji.api.admin import (
     benefits,
     clearing,
     crediting,
+    monitoring,
     oversight,
     persons,
     policies,
@@ -18,7 +19,8 @@ from gongji.api.admin import (
 from gongji.api.admin.common import no_nul, problems
 
 router = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422), dependencies=[Depends(no_nul)])
-for part in (persons, benefits, accounts, settlements, prescriptions, crediting, clearing, policies, oversight):
+for part in (persons, benefits, accounts, settlements, prescriptions, crediting, clearing, policies, oversight,
+             monitoring):
     router.include_router(part.router)
 
 __all__ = ["router"]
