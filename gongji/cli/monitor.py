@@ -384,3 +384,28 @@ def scores_command(date_from: PeriodFrom, date_to: PeriodTo,
             table.add_row(r["entity"], r["peer"], f"{r['claims']:,}", f"{r['robust_score']:.2f}",
                           f"{r['model_score']:.3f}", r["reasons"])
         console().print(table)
+
+
+# --- the report (monitor report) --------------------------------------------------------------------------------
+
+
+@monitor_app.command("report")
+def report_command(date_from: PeriodFrom, date_to: PeriodTo,
+                   region: Annotated[str, typer.Option("--region", help="admdvs: members insured there.")],
+                   html: Annotated[Path, typer.Option("--html", help="The page to write (one self-contained file).")],
+                   db: Db = None, policy_dir: PolicyDir = None) -> None:
+    """The monitoring report of the period as one offline HTML page with charts (Apache ECharts, embedded): hits by
+    rule and institution, money at stake, the queue's age, and the institutions with the highest anomaly scores."""
+    from gongji.monitor import report
+    from gongji.services import monitor_report
+
+    start, end = _day("--from", date_from), _day("--to", date_to)
+    engine, book = engine_or_fail(db), book_or_fail(policy_dir)
+    with bad_input():
+        figures = monitor_report.gather(engine, book, start, end, region)
+    try:
+        html.write_text(report.render(figures), encoding="utf-8")
+    except OSError as exc:
+        fail(f"--html {html}: cannot write ({exc})")
+    print(f"{html}: {html.stat().st_size:,} bytes; {figures.hits:,} hits, {format_grouped(figures.amount)} yuan at "
+          f"stake, {format_grouped(figures.clawed_back)} yuan clawed back")
