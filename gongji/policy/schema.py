@@ -368,6 +368,9 @@ class Monitoring(Sourced):
     year_end_months: Annotated[int, Field(ge=1, le=11)]
     credit: Credit | None = None
     """the credit points of confirmed hits; without them, hits of the region's settlements cannot be confirmed."""
+    refuse: list[Annotated[str, Field(min_length=1)]] = []
+    """the rules (gongji.monitor checker names) whose definite violation (明确违规) refuses a settlement; the other
+    findings are warnings."""
 
 
 class Version(Strict):

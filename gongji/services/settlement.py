@@ -29,7 +29,7 @@ from gongji.errors import InputError, describe
 from gongji.money import format_ratio
 from gongji.policy.loader import PolicyBook, PolicyNotFound, fallback_chain
 from gongji.policy.schema import Disease, Version
-from gongji.services import monitor_queue, prescriptions, qualifications, registrations
+from gongji.services import monitor_online, monitor_queue, prescriptions, qualifications, registrations
 from gongji.services.notes import Note, joined
 from gongji.services.records import (
     CHRGITM_LV,
@@ -486,6 +486,8 @@ class _Results(NamedTuple):
     chronic: Adjudication | None
     payers: list[tuple[str, int]]
     rx_used: str | None
+    findings: list = []
+    """the monitoring rules' findings on the visit (warnings: the queue records them with the settlement)."""
 
 
 def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool) -> tuple[dict, list[dict], _Results]:
@@ -533,7 +535,13 @@ def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool)
     if row["rxno"]:
         row["prescriber_code"] = conn.execute(select(prescriptions_table.c.fixmedins_code)
                                               .where(prescriptions_table.c.rxno == row["rxno"])).scalar()
-    return row, visit.lines, _Results(ordinary, chronic, parts, visit.rxno)
+    findings = monitor_online.check(conn, visit.version, monitor_online.claim_of(conn, row, visit.lines, p, parts))
+    refused = monitor_online.refusal(visit.version, findings)
+    if refused is not None:
+        raise refused
+    if findings:
+        row["no_pool_reason"], row["proc_info_zh"] = joined(visit.notes + monitor_online.notes(findings))
+    return row, visit.lines, _Results(ordinary, chronic, parts, visit.rxno, findings)
 
 
 _STANDING = select(settlements.c.setl_id).where(
@@ -597,6 +605,7 @@ def settle(engine: Engine, book: PolicyBook, req: SettleRequest, also: Also | No
                     seen = False
                     row, lines, results = _compute(conn, book, req, lock=True)
                     _write(conn, row, lines, results)
+                    monitor_online.record(conn, row["setl_id"], results.findings)
                     if also is not None:
                         also(conn, row, lines)
         except IntegrityError:

@@ -6,10 +6,11 @@ import json
 
 from tests.cli.test_ops import refused, run
 from tests.factories import snapshot
-from tests.services.test_monitoring_db import claims  # noqa: F401  (the fixture)
+from tests.services.test_monitoring_db import _forget_hits, claims  # noqa: F401  (the fixture)
 
 
-def test_a_run_puts_the_period_s_findings_in_the_queue(db_url, claims):  # noqa: F811
+def test_a_run_puts_the_period_s_findings_in_the_queue(engine, db_url, claims):  # noqa: F811
+    _forget_hits(engine)  # the settlements' own checks queued them: start from an empty queue
     done = json.loads(run(db_url, "monitor", "run", "--from", "2024-03-01", "--to", "2024-03-31", "--json").stdout)
     # March: the man's D01 (restricted to women) is the one finding; 50.00 at stake
     assert (done["claims"], done["findings"], done["added"], done["known"]) == (2, 1, 1, 0)

@@ -67,7 +67,9 @@ def period(engine, book):
          "S3": _sale(engine, book, "W1", "2024-03-05", ("D02", "30", "2")),
          "S4": _sale(engine, book, "M1", "2024-03-10", ("D01", "20", "1"), ("D02", "15", "1")),
          "S5": _sale(engine, book, "M1", "2024-05-01", ("D01", "50", "1"))}
-    assert monitoring.run(engine, book, date(2024, 3, 1), date(2024, 5, 31)).added == 5  # see the docstring
+    # each settlement's own checks (事中) queued its findings; the batch over the period finds the same five
+    run = monitoring.run(engine, book, date(2024, 3, 1), date(2024, 5, 31))
+    assert (run.added, run.known) == (0, 5)  # see the docstring
     # the days the pending hits were found, counted to TODAY (2024-06-01): 7 days (the last of 0-7), 8 days (the
     # first of 8-30), 183 days (>90); the time of day does not count
     _found(engine, s["S4"], "sex", datetime(2024, 5, 25, 23, 59))

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import delete
 
 from gongji.errors import InputError
 from gongji.services import monitor_queue, monitoring
 from gongji.services.imports import import_csv
 from gongji.services.knowledge_import import import_csv as import_knowledge
 from gongji.services.settlement import parse_settle, settle
+from gongji.store.db import transaction
+from gongji.store.tables import monitor_hits
 from tests.factories import csv_bytes, person, snapshot
 from tests.services.test_imports import CATALOGUE_COLUMNS, item
 from tests.services.test_knowledge_import_db import kb_csv, row
@@ -39,7 +42,25 @@ def _pending(engine) -> set[tuple[str, str, int | None]]:
         return {(h["rule"], h["setl_id"], h["line"]) for h in monitor_queue.queue(conn)}
 
 
-def test_a_run_finds_the_period_s_violations_and_a_rerun_adds_nothing(engine, book, claims):
+def _forget_hits(engine) -> None:
+    with transaction(engine) as conn:
+        conn.execute(delete(monitor_hits))
+
+
+def test_each_settlement_queued_its_own_findings_and_a_run_finds_the_same(engine, book, claims):
+    # the checks inside each settlement (事中) queued the man's two D01 lines (restricted to women), moment "pre"
+    with engine.connect() as conn:
+        assert {(h["setl_id"], h["moment"]) for h in monitor_queue.queue(conn)} == \
+            {(claims["march"], "pre"), (claims["may"], "pre")}
+    before = snapshot(engine)
+    # March has two claims; the run finds the same finding the settlement did: nothing new
+    result = monitoring.run(engine, book, date(2024, 3, 1), date(2024, 3, 31))
+    assert (result.claims, result.findings.height, result.added, result.known) == (2, 1, 0, 1)
+    assert snapshot(engine) == before
+
+
+def test_a_run_queues_the_period_s_violations_and_a_rerun_adds_nothing(engine, book, claims):
+    _forget_hits(engine)
     result = monitoring.run(engine, book, date(2024, 3, 1), date(2024, 3, 31))
     # March has two claims; only the man's D01 breaks the restriction to women (line 1)
     assert (result.claims, result.added, result.known) == (2, 1, 0)

@@ -1,0 +1,168 @@
+"""The monitoring rules inside a settlement (事前/事中): the claim about to be settled, read against the member's
+stored history, the knowledge base and the region's thresholds, by the same checkers the batch uses.
+
+A finding of a rule the region's policy lists under `monitoring.refuse` refuses the settlement with the rule's code;
+the others are warnings: they go to the settlement's notes (setl_proc_info) and, once it is stored, to the review
+queue (moment "pre"). The monitor never fails a settlement: if it cannot run, the settlement goes ahead unchecked
+and the failure is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Connection, func, select
+
+from gongji.engine.bill import PRICE_SCALE
+from gongji.errors import InputError
+from gongji.money import div_half_up
+from gongji.monitor import rulebook
+from gongji.monitor.batch import findings_frame
+from gongji.monitor.checkers import DEFINITE, Context, Finding
+from gongji.monitor.claims import Claim, Line
+from gongji.monitor.history_rules import history_days_needed
+from gongji.monitor.kb_store import load_knowledge
+from gongji.monitor.knowledge import Knowledge
+from gongji.monitor.thresholds import thresholds_for
+from gongji.policy.schema import Version
+from gongji.services import monitor_queue
+from gongji.services.claims import claim_frames, claims_of
+from gongji.services.notes import Note
+from gongji.store.ledger import MULAID_PAY
+from gongji.store.tables import catalogue, knowledge, ledger, prescription_drugs, prescriptions, stays, visits
+
+LOG = logging.getLogger("gongji.monitor")
+PRE = "pre"
+"""a finding of the checks inside a settlement."""
+PENDING_KEY = "(this claim)"
+"""the key of the claim being settled, until it has its setl_id."""
+_cache: dict[str, tuple[tuple, Knowledge]] = {}
+
+
+def _knowledge(conn: Connection) -> Knowledge:
+    """The knowledge base, loaded again only when the table changed (its row count, last id, last record)."""
+    stamp = tuple(conn.execute(select(func.count(), func.max(knowledge.c.id), func.max(knowledge.c.recorded_at)))
+                  .one())
+    key = str(conn.engine.url)
+    found = _cache.get(key)
+    if found is None or found[0] != stamp:
+        found = _cache[key] = (stamp, load_knowledge(conn))
+    return found[1]
+
+
+def _kinds(conn: Connection, codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    rows = conn.execute(select(catalogue.c.med_list_codg, func.min(catalogue.c.list_type))
+                        .where(catalogue.c.med_list_codg.in_(sorted(codes))).group_by(catalogue.c.med_list_codg))
+    return {code: kind for code, kind in rows}
+
+
+def _days(conn: Connection, rxnos: set[str]) -> dict[str, int]:
+    """Supply days of each drug on the claim's prescriptions (外配处方)."""
+    if not rxnos:
+        return {}
+    rows = conn.execute(select(prescription_drugs.c.med_list_codg, func.max(prescription_drugs.c.medc_days))
+                        .where(prescription_drugs.c.rxno.in_(sorted(rxnos)))
+                        .group_by(prescription_drugs.c.med_list_codg))
+    return {code: days for code, days in rows}
+
+
+def _diagnoses(conn: Connection, mdtrt_id: str | None, dise_codg: str | None, rxno: str | None) -> tuple[str, ...]:
+    codes: list[str] = []
+    if mdtrt_id:
+        text = conn.execute(select(visits.c.diagnoses).where(visits.c.mdtrt_id == mdtrt_id)).scalar()
+        if text:
+            codes += [d.get("diag_code") for d in json.loads(text) if isinstance(d, dict) and d.get("diag_code")]
+    if dise_codg:
+        codes.append(dise_codg)
+    if rxno:
+        diag = conn.execute(select(prescriptions.c.diag_code).where(prescriptions.c.rxno == rxno)).scalar()
+        if diag:
+            codes.append(diag)
+    return tuple(dict.fromkeys(codes))
+
+
+def claim_of(conn: Connection, row: Mapping, lines: Sequence[Mapping], person: Mapping,
+             payers: Sequence[tuple[str, int]]) -> Claim:
+    """The settlement about to be stored (its row and lines as the settlement service computed them) as a Claim."""
+    rxnos = {line.get("rxno") for line in lines if line.get("rxno")} | ({row["rxno"]} if row["rxno"] else set())
+    days = _days(conn, rxnos)
+    on: date = row["setl_date"]
+    in_stay = conn.execute(select(func.count()).select_from(stays).where(
+        stays.c.psn_no == row["psn_no"], stays.c.admitted_on <= on,
+        (stays.c.discharged_on.is_(None)) | (stays.c.discharged_on >= on))).scalar_one() > 0
+    payer = next((p for p, amount in payers if p != row["psn_no"] and amount > 0), None)
+    return Claim(
+        key=PENDING_KEY, seq=2**62, psn_no=row["psn_no"], sex=person["gend"], birth_date=person["brdy"],
+        member_type=row["member_type"], fixmedins_code=row["fixmedins_code"], setting=row["setting"],
+        level=row["level"] or 0, designated=True, med_type=row["med_type"], on=on,
+        lines=tuple(Line(line["feedetl_sn"], line["med_list_codg"], Decimal(line["cnt"]) / PRICE_SCALE,
+                         div_half_up(line["pric"], PRICE_SCALE // 100), line["det_item_fee_sumamt"],
+                         days.get(line["med_list_codg"]) if rxnos else None) for line in lines),
+        diagnoses=_diagnoses(conn, row["mdtrt_id"], row["dise_codg"], row["rxno"]),
+        fund_paid=row["hifp_pay"] + row["inpatient_pay"] + row["chronic_pay"], in_stay=in_stay,
+        payer_psn_no=payer, rxno=row["rxno"], prescriber_code=row["prescriber_code"],
+        total=row["medfee_sumamt"])
+
+
+class _Payers:
+    """What a relative's account paid for others (家庭共济), from the ledger, for the family_account rule."""
+
+    def __init__(self, conn: Connection, since: date):
+        self.conn, self.since = conn, since
+
+    def paid_by(self, payer_psn_no: str, claim: Claim) -> Sequence[Claim]:
+        rows = self.conn.execute(select(ledger.c.setl_id, ledger.c.psn_no).where(
+            ledger.c.holder == payer_psn_no, ledger.c.kind == MULAID_PAY, ledger.c.occurred_on >= self.since,
+            ledger.c.occurred_on <= claim.on).distinct()).all()
+        keys = {setl_id for setl_id, _psn in rows}
+        found: list[Claim] = []
+        for psn_no in sorted({psn for _s, psn in rows if psn != payer_psn_no}):
+            found += [c for c in claims_of(*claim_frames(self.conn, self.since, claim.on, psn_no)) if c.key in keys]
+        return sorted(found, key=lambda c: (c.on, c.seq))
+
+
+def check(conn: Connection, version: Version, claim: Claim) -> list[Finding]:
+    """Every rule's findings on `claim` against the member's stored history; [] when the monitor cannot run."""
+    try:
+        known = _knowledge(conn)
+        thresholds = thresholds_for(version)
+        probe = Context(known, {}, thresholds)
+        days = max(history_days_needed(rule, probe) for rule in rulebook.RULES)
+        since = claim.on - timedelta(days=days)
+        history = claims_of(*claim_frames(conn, since, claim.on, claim.psn_no)) if days else []
+        codes = {line.code for c in (claim, *history) for line in c.lines}
+        context = Context(known, _kinds(conn, codes), thresholds,
+                          payer_claims=_Payers(conn, claim.on - timedelta(days=2 * thresholds.window_days)))
+        return rulebook.check_claim(claim, history, context)
+    except Exception:  # the monitor must never stop a settlement
+        LOG.exception("monitoring checks failed for %s on %s; settled unchecked", claim.psn_no, claim.on)
+        return []
+
+
+def refusal(version: Version, findings: Sequence[Finding]) -> InputError | None:
+    """The refusal a definite finding of a rule the region refuses with calls for, naming the rule's code."""
+    refused = set(version.monitoring.refuse) if version.monitoring else set()
+    for f in findings:
+        if f.rule in refused and f.cls == DEFINITE:
+            line = f" (line {f.line})" if f.line else ""
+            return InputError(f"monitoring {f.code} {f.rule}{line}: {f.evidence}",
+                              f"智能监控 {f.code} 明确违规{line}：{f.evidence}")
+    return None
+
+
+def notes(findings: Sequence[Finding]) -> list[Note]:
+    """The warnings, for setl_proc_info."""
+    return [Note(f"monitoring {f.code} {f.rule} ({f.cls}): {f.evidence}",
+                 f"智能监控提示 {f.code}（{f.cls}）：{f.evidence}") for f in findings]
+
+
+def record(conn: Connection, setl_id: str, findings: Sequence[Finding]) -> None:
+    """The warnings of a stored settlement into the review queue."""
+    if findings:
+        monitor_queue.record(conn, findings_frame(f._replace(claim=setl_id) for f in findings), PRE)
