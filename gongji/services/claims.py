@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 import polars as pl
-from sqlalchemy import Connection, and_, exists, func, literal, or_, select
+from sqlalchemy import Connection, and_, bindparam, exists, func, literal, or_, select
 
 from gongji.engine.bill import PRICE_SCALE
 from gongji.money import div_half_up
@@ -18,7 +18,6 @@ from gongji.monitor.claims import Claim, Line
 from gongji.store.ledger import MULAID_PAY
 from gongji.store.tables import (
     catalogue,
-    institutions,
     ledger,
     persons,
     prescription_drugs,
@@ -32,7 +31,7 @@ from gongji.store.tables import (
 _STANDING = and_(settlements.c.reverses.is_(None), settlements.c.reversed_by.is_(None))
 
 
-def _claims_query(date_from: date, date_to: date, psn_no: str | None):
+def _claims_query(one_member: bool):
     s, p = settlements.c, persons.c
     in_stay = exists().where(stays.c.psn_no == s.psn_no, stays.c.admitted_on <= s.setl_date,
                              or_(stays.c.discharged_on.is_(None), stays.c.discharged_on >= s.setl_date))
@@ -46,13 +45,16 @@ def _claims_query(date_from: date, date_to: date, psn_no: str | None):
         payer.label("payer_psn_no"), s.rxno, s.prescriber_code, s.medfee_sumamt.label("total"), s.dise_codg,
         visits.c.diagnoses, prescriptions.c.diag_code,
     ).select_from(settlements.join(persons, persons.c.psn_no == s.psn_no)
-                  .join(institutions, institutions.c.fixmedins_code == s.fixmedins_code)
                   .outerjoin(visits, visits.c.mdtrt_id == s.mdtrt_id)
                   .outerjoin(prescriptions, prescriptions.c.rxno == s.rxno)) \
-        .where(_STANDING, s.setl_date >= date_from, s.setl_date <= date_to)
-    if psn_no is not None:
-        query = query.where(s.psn_no == psn_no)
+        .where(_STANDING, s.setl_date >= bindparam("date_from"), s.setl_date <= bindparam("date_to"))
+    if one_member:
+        query = query.where(s.psn_no == bindparam("psn_no"))
     return query.order_by(s.setl_date, s.id)
+
+
+# built once: a member's history is read inside every settlement
+_CLAIMS = {one: _claims_query(one) for one in (False, True)}
 
 
 def _diagnoses(row) -> list[str]:
@@ -64,7 +66,7 @@ def _diagnoses(row) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
-def _lines_query(keys):
+def _lines_query():
     line, s = settlement_lines.c, settlements.c
     days = select(func.max(prescription_drugs.c.medc_days)).where(
         prescription_drugs.c.rxno == func.coalesce(line.rxno, s.rxno),
@@ -75,7 +77,32 @@ def _lines_query(keys):
                   line.cnt, line.pric, line.det_item_fee_sumamt.label("amount"), days.label("days"),
                   kind.label("kind")) \
         .select_from(settlement_lines.join(settlements, settlements.c.setl_id == line.setl_id)) \
-        .where(line.setl_id.in_(keys)).order_by(line.setl_id, line.feedetl_sn)
+        .where(line.setl_id.in_(bindparam("keys", expanding=True))).order_by(line.setl_id, line.feedetl_sn)
+
+
+_LINES = _lines_query()
+
+
+def _read(conn: Connection, date_from: date, date_to: date, psn_no: str | None) -> tuple[list, list]:
+    """(claim rows, line rows) of the standing settlements dated in [date_from, date_to]."""
+    params = {"date_from": date_from, "date_to": date_to} | ({"psn_no": psn_no} if psn_no is not None else {})
+    rows = conn.execute(_CLAIMS[psn_no is not None], params).all()
+    keys = [r.key for r in rows]
+    line_rows = []
+    for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
+        line_rows += conn.execute(_LINES, {"keys": keys[start:start + 900]}).all()
+    return rows, line_rows
+
+
+def _claim_row(r) -> dict:
+    return {c: getattr(r, c) for c in CLAIM_COLUMNS if c not in ("diagnoses", "designated")} | {
+        "diagnoses": _diagnoses(r), "designated": True, "in_stay": bool(r.in_stay)}
+
+
+def _line_row(r) -> dict:
+    return {"key": r.key, "sn": r.sn, "code": r.code, "quantity": Decimal(r.cnt) / PRICE_SCALE,
+            "price": div_half_up(r.pric, PRICE_SCALE // 100), "amount": r.amount, "days": r.days,
+            "trace_code": None, "kind": r.kind or "drug"}
 
 
 def claim_frames(conn: Connection, date_from: date, date_to: date, psn_no: str | None = None) \
@@ -83,18 +110,26 @@ def claim_frames(conn: Connection, date_from: date, date_to: date, psn_no: str |
     """(claims, lines) frames (batch.CLAIM_COLUMNS, batch.LINE_COLUMNS) of the standing settlements dated in
     [date_from, date_to], of one member or all. `designated` is true: settlement refuses an institution that is not
     designated, so every stored claim was settled at a designated one (gongji keeps no history of pauses)."""
-    rows = conn.execute(_claims_query(date_from, date_to, psn_no)).all()
-    claims = pl.DataFrame([{c: getattr(r, c) for c in CLAIM_COLUMNS if c not in ("diagnoses", "designated")}
-                           | {"diagnoses": _diagnoses(r), "designated": True, "in_stay": bool(r.in_stay)}
-                           for r in rows], schema=CLAIM_COLUMNS)
-    keys = [r.key for r in rows]
-    line_rows = []
-    for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
-        line_rows += conn.execute(_lines_query(keys[start:start + 900])).all()
-    lines = pl.DataFrame([{"key": r.key, "sn": r.sn, "code": r.code, "quantity": Decimal(r.cnt) / PRICE_SCALE,
-                           "price": div_half_up(r.pric, PRICE_SCALE // 100), "amount": r.amount, "days": r.days,
-                           "trace_code": None, "kind": r.kind or "drug"} for r in line_rows], schema=LINE_COLUMNS)
-    return claims, lines
+    rows, line_rows = _read(conn, date_from, date_to, psn_no)
+    return (pl.DataFrame([_claim_row(r) for r in rows], schema=CLAIM_COLUMNS),
+            pl.DataFrame([_line_row(r) for r in line_rows], schema=LINE_COLUMNS))
+
+
+def member_claims(conn: Connection, psn_no: str, date_from: date, date_to: date) -> tuple[list[Claim], dict[str, str]]:
+    """A member's claims dated in [date_from, date_to] as Claim values (the online rules' history, without the
+    frames), and the kind of each item on them."""
+    rows, line_rows = _read(conn, date_from, date_to, psn_no)
+    lines: dict[str, list[Line]] = {}
+    kinds: dict[str, str] = {}
+    for r in line_rows:
+        d = _line_row(r)
+        kinds[d["code"]] = d.pop("kind")
+        lines.setdefault(d.pop("key"), []).append(Line(**d))
+    claims = []
+    for r in rows:
+        d = _claim_row(r)
+        claims.append(Claim(**d | {"lines": tuple(lines.get(d["key"], ())), "diagnoses": tuple(d["diagnoses"])}))
+    return claims, kinds
 
 
 def claims_of(claims: pl.DataFrame, lines: pl.DataFrame) -> list[Claim]:

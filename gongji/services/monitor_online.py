@@ -30,7 +30,7 @@ from gongji.monitor.knowledge import Knowledge
 from gongji.monitor.thresholds import thresholds_for
 from gongji.policy.schema import Version
 from gongji.services import monitor_queue
-from gongji.services.claims import claim_frames, claims_of
+from gongji.services.claims import member_claims
 from gongji.services.notes import Note
 from gongji.store.ledger import MULAID_PAY
 from gongji.store.tables import catalogue, knowledge, ledger, prescription_drugs, prescriptions, stays, visits
@@ -123,7 +123,7 @@ class _Payers:
         keys = {setl_id for setl_id, _psn in rows}
         found: list[Claim] = []
         for psn_no in sorted({psn for _s, psn in rows if psn != payer_psn_no}):
-            found += [c for c in claims_of(*claim_frames(self.conn, self.since, claim.on, psn_no)) if c.key in keys]
+            found += [c for c in member_claims(self.conn, psn_no, self.since, claim.on)[0] if c.key in keys]
         return sorted(found, key=lambda c: (c.on, c.seq))
 
 
@@ -135,9 +135,9 @@ def check(conn: Connection, version: Version, claim: Claim) -> list[Finding]:
         probe = Context(known, {}, thresholds)
         days = max(history_days_needed(rule, probe) for rule in rulebook.RULES)
         since = claim.on - timedelta(days=days)
-        history = claims_of(*claim_frames(conn, since, claim.on, claim.psn_no)) if days else []
-        codes = {line.code for c in (claim, *history) for line in c.lines}
-        context = Context(known, _kinds(conn, codes), thresholds,
+        history, kinds = member_claims(conn, claim.psn_no, since, claim.on) if days else ([], {})
+        missing = {line.code for line in claim.lines} - kinds.keys()
+        context = Context(known, kinds | _kinds(conn, missing), thresholds,
                           payer_claims=_Payers(conn, claim.on - timedelta(days=2 * thresholds.window_days)))
         return rulebook.check_claim(claim, history, context)
     except Exception:  # the monitor must never stop a settlement

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from gongji.services import family, stays
-from gongji.services.claims import claim_frames, claims_of
+from gongji.services.claims import claim_frames, claims_of, member_claims
 from gongji.services.imports import import_csv
 from gongji.services.settlement import parse_settle, reverse, settle
 from tests.factories import csv_bytes, fen, person
@@ -52,3 +52,18 @@ def test_claims_and_lines_as_the_rules_read_them(engine, book):
     ]
     assert [c.key for c in claims_of(*_loaded(engine, psn_no="O1"))] == [lines.row["setl_id"], during.row["setl_id"]]
     assert claims_of(claims, line_rows)[1].lines[1].code == "S01"
+
+
+def test_a_member_s_claims_read_directly_equal_those_of_the_frames(engine, book):
+    setup(engine, book, [person("O1", date(1970, 1, 1))])
+    items = [item("D01"), {**item("S01"), "list_type": "service"}]
+    import_csv(engine, "catalogue", csv_bytes(CATALOGUE_COLUMNS, items), book)
+    for day in (1, 2):
+        settle(engine, book, parse_settle({"psn_no": "O1", "fixmedins_code": H1, "date": f"2024-03-0{day}",
+                                           "lines": [{"med_list_codg": "D01", "pric": "1.5", "cnt": "3"},
+                                                     {"med_list_codg": "S01", "pric": "40", "cnt": "1"}]}))
+    with engine.connect() as conn:
+        direct, kinds = member_claims(conn, "O1", date(2024, 1, 1), date(2024, 12, 31))
+        framed = claims_of(*claim_frames(conn, date(2024, 1, 1), date(2024, 12, 31), "O1"))
+    assert direct == framed and len(direct) == 2
+    assert kinds == {"D01": "drug", "S01": "service"}
