@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -90,11 +90,13 @@ class PayerIndex:
         return [c for c in self._by.get(payer_psn_no, ()) if _order(c) < _order(claim)]
 
 
-def history_days_needed(rule: str, context: Context) -> int:
+def history_days_needed(rule: str, context: Context, codes: Collection[str] | None = None) -> int:
     """How many days of the member's history `rule` reads with this context: the tight number behind the
     registered bound (the longest unit of the rule's restrictions; twice it, or twice the window, for the rules
-    that look at the previous course or the previous claim's window)."""
-    units = [int(r.unit) for r in context.knowledge.all if r.rule == rule and r.unit.isdigit()]
+    that look at the previous course or the previous claim's window). With `codes` (a claim's items), only the
+    restrictions of those items count: a claim of no restricted item needs no history for them."""
+    units = [int(r.unit) for r in context.knowledge.all if r.rule == rule and r.unit.isdigit()
+             and (codes is None or r.code in codes)]
     t = context.thresholds
     return {"period_frequency": max(units, default=0), "period_amount": max(units, default=0),
             "second_line": max(units, default=0), "course": 2 * max(units, default=0),

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from gongji.engine.bill import PRICE_SCALE
 from gongji.errors import InputError
@@ -41,12 +41,25 @@ PRE = "pre"
 PENDING_KEY = "(this claim)"
 """the key of the claim being settled, until it has its setl_id."""
 _cache: dict[str, tuple[tuple, Knowledge]] = {}
+# statements built once: they run inside every settlement
+_STAMP = select(func.count(), func.max(knowledge.c.id), func.max(knowledge.c.recorded_at))
+_KINDS = select(catalogue.c.med_list_codg, func.min(catalogue.c.list_type)).where(
+    catalogue.c.med_list_codg.in_(bindparam("codes", expanding=True))).group_by(catalogue.c.med_list_codg)
+_DAYS = select(prescription_drugs.c.med_list_codg, func.max(prescription_drugs.c.medc_days)).where(
+    prescription_drugs.c.rxno.in_(bindparam("rxnos", expanding=True))).group_by(prescription_drugs.c.med_list_codg)
+_IN_STAY = select(func.count()).select_from(stays).where(
+    stays.c.psn_no == bindparam("psn_no"), stays.c.admitted_on <= bindparam("on"),
+    (stays.c.discharged_on.is_(None)) | (stays.c.discharged_on >= bindparam("on")))
+_VISIT_DIAGNOSES = select(visits.c.diagnoses).where(visits.c.mdtrt_id == bindparam("mdtrt_id"))
+_RX_DIAGNOSIS = select(prescriptions.c.diag_code).where(prescriptions.c.rxno == bindparam("rxno"))
+_PAID_FOR_OTHERS = select(ledger.c.setl_id, ledger.c.psn_no).where(
+    ledger.c.holder == bindparam("payer"), ledger.c.kind == MULAID_PAY, ledger.c.occurred_on >= bindparam("since"),
+    ledger.c.occurred_on <= bindparam("until")).distinct()
 
 
 def _knowledge(conn: Connection) -> Knowledge:
     """The knowledge base, loaded again only when the table changed (its row count, last id, last record)."""
-    stamp = tuple(conn.execute(select(func.count(), func.max(knowledge.c.id), func.max(knowledge.c.recorded_at)))
-                  .one())
+    stamp = tuple(conn.execute(_STAMP).one())
     key = str(conn.engine.url)
     found = _cache.get(key)
     if found is None or found[0] != stamp:
@@ -57,31 +70,26 @@ def _knowledge(conn: Connection) -> Knowledge:
 def _kinds(conn: Connection, codes: set[str]) -> dict[str, str]:
     if not codes:
         return {}
-    rows = conn.execute(select(catalogue.c.med_list_codg, func.min(catalogue.c.list_type))
-                        .where(catalogue.c.med_list_codg.in_(sorted(codes))).group_by(catalogue.c.med_list_codg))
-    return {code: kind for code, kind in rows}
+    return {code: kind for code, kind in conn.execute(_KINDS, {"codes": sorted(codes)})}
 
 
 def _days(conn: Connection, rxnos: set[str]) -> dict[str, int]:
     """Supply days of each drug on the claim's prescriptions (外配处方)."""
     if not rxnos:
         return {}
-    rows = conn.execute(select(prescription_drugs.c.med_list_codg, func.max(prescription_drugs.c.medc_days))
-                        .where(prescription_drugs.c.rxno.in_(sorted(rxnos)))
-                        .group_by(prescription_drugs.c.med_list_codg))
-    return {code: days for code, days in rows}
+    return {code: days for code, days in conn.execute(_DAYS, {"rxnos": sorted(rxnos)})}
 
 
 def _diagnoses(conn: Connection, mdtrt_id: str | None, dise_codg: str | None, rxno: str | None) -> tuple[str, ...]:
     codes: list[str] = []
     if mdtrt_id:
-        text = conn.execute(select(visits.c.diagnoses).where(visits.c.mdtrt_id == mdtrt_id)).scalar()
+        text = conn.execute(_VISIT_DIAGNOSES, {"mdtrt_id": mdtrt_id}).scalar()
         if text:
             codes += [d.get("diag_code") for d in json.loads(text) if isinstance(d, dict) and d.get("diag_code")]
     if dise_codg:
         codes.append(dise_codg)
     if rxno:
-        diag = conn.execute(select(prescriptions.c.diag_code).where(prescriptions.c.rxno == rxno)).scalar()
+        diag = conn.execute(_RX_DIAGNOSIS, {"rxno": rxno}).scalar()
         if diag:
             codes.append(diag)
     return tuple(dict.fromkeys(codes))
@@ -93,9 +101,7 @@ def claim_of(conn: Connection, row: Mapping, lines: Sequence[Mapping], person: M
     rxnos = {line.get("rxno") for line in lines if line.get("rxno")} | ({row["rxno"]} if row["rxno"] else set())
     days = _days(conn, rxnos)
     on: date = row["setl_date"]
-    in_stay = conn.execute(select(func.count()).select_from(stays).where(
-        stays.c.psn_no == row["psn_no"], stays.c.admitted_on <= on,
-        (stays.c.discharged_on.is_(None)) | (stays.c.discharged_on >= on))).scalar_one() > 0
+    in_stay = conn.execute(_IN_STAY, {"psn_no": row["psn_no"], "on": on}).scalar_one() > 0
     payer = next((p for p, amount in payers if p != row["psn_no"] and amount > 0), None)
     return Claim(
         key=PENDING_KEY, seq=2**62, psn_no=row["psn_no"], sex=person["gend"], birth_date=person["brdy"],
@@ -117,9 +123,8 @@ class _Payers:
         self.conn, self.since = conn, since
 
     def paid_by(self, payer_psn_no: str, claim: Claim) -> Sequence[Claim]:
-        rows = self.conn.execute(select(ledger.c.setl_id, ledger.c.psn_no).where(
-            ledger.c.holder == payer_psn_no, ledger.c.kind == MULAID_PAY, ledger.c.occurred_on >= self.since,
-            ledger.c.occurred_on <= claim.on).distinct()).all()
+        rows = self.conn.execute(_PAID_FOR_OTHERS, {"payer": payer_psn_no, "since": self.since,
+                                                    "until": claim.on}).all()
         keys = {setl_id for setl_id, _psn in rows}
         found: list[Claim] = []
         for psn_no in sorted({psn for _s, psn in rows if psn != payer_psn_no}):
@@ -133,7 +138,8 @@ def check(conn: Connection, version: Version, claim: Claim) -> list[Finding]:
         known = _knowledge(conn)
         thresholds = thresholds_for(version)
         probe = Context(known, {}, thresholds)
-        days = max(history_days_needed(rule, probe) for rule in rulebook.RULES)
+        codes = {line.code for line in claim.lines}
+        days = max(history_days_needed(rule, probe, codes) for rule in rulebook.RULES)
         since = claim.on - timedelta(days=days)
         history, kinds = member_claims(conn, claim.psn_no, since, claim.on) if days else ([], {})
         missing = {line.code for line in claim.lines} - kinds.keys()
