@@ -471,14 +471,19 @@ def _diagnosis_restrictions(frames: Frames, rule: str) -> pl.DataFrame:
     in force (`_prefix`, `limit`); diagnoses without one dropped."""
     kb = frames.knowledge.filter(pl.col("rule") == rule).select(_prefix="code", limit="limit", begndate="begndate",
                                                                  enddate="enddate")
-    diagnoses = (frames.claims.with_columns(_pos=pl.int_ranges(pl.col("diagnoses").list.len()))
+    # only the claims with diagnoses, only their key and date, and only the prefix lengths the knowledge base
+    # has: the claim's other columns are joined back to the few rows that match
+    lengths = sorted(set(kb["_prefix"].str.len_chars().to_list())) or [1]
+    diagnoses = (frames.claims.select("key", "on", "diagnoses").filter(pl.col("diagnoses").list.len() > 0)
+                 .with_columns(_pos=pl.int_ranges(pl.col("diagnoses").list.len()))
                  .explode("diagnoses", "_pos").rename({"diagnoses": "_diagnosis"})
                  .unique(["key", "_diagnosis"], keep="first", maintain_order=True))
-    prefixes = diagnoses.with_columns(_n=pl.int_ranges(1, pl.col("_diagnosis").str.len_chars() + 1)).explode("_n")
+    prefixes = diagnoses.with_columns(_n=pl.lit(lengths, dtype=pl.List(pl.UInt32))).explode("_n") \
+        .filter(pl.col("_n") <= pl.col("_diagnosis").str.len_chars())
     prefixes = prefixes.with_columns(_prefix=pl.col("_diagnosis").str.slice(0, pl.col("_n")))
     rows = _in_force(prefixes.join(kb, on="_prefix"))
     rows = rows.filter(pl.col("_n") == pl.col("_n").max().over("key", "_diagnosis"))
-    return rows.sort("key", "_pos")
+    return rows.join(frames.claims.drop("on", "diagnoses"), on="key").sort("key", "_pos")
 
 
 @checker("diagnosis_sex", {CLAIM: "GZ10000204006000"}, DEFINITE)
