@@ -370,13 +370,13 @@ def scores_command(date_from: PeriodFrom, date_to: PeriodTo,
     start, end = _day("--from", date_from), _day("--to", date_to)
     engine, book = engine_or_fail(db), book_or_fail(policy_dir)
     with bad_input():
-        institutions, members = monitoring.scores(engine, book, start, end, region)
+        institutions, members, accounts = monitoring.scores(engine, book, start, end, region)
     columns = ("entity", "peer", "claims", "robust_score", "model_score", "reasons")
     if as_json:
         print_json({name: s.frame.select(columns).head(top).to_dicts()
-                    for name, s in (("institutions", institutions), ("members", members))})
+                    for name, s in (("institutions", institutions), ("members", members), ("accounts", accounts))})
         return
-    for name, s in (("institutions", institutions), ("members", members)):
+    for name, s in (("institutions", institutions), ("members", members), ("accounts (家庭共济)", accounts)):
         table = Table(title=f"{name}: the strangest {top} of {s.frame.height:,}")
         for header in columns:
             table.add_column(header, justify="right" if header.endswith(("score", "claims")) else "left")

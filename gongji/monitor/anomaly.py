@@ -6,7 +6,8 @@ Features (each "the higher, the stranger"):
   fund_per_member, basket (lines per claim), year_end_share (share of the year's fund paid in its last months:
   "冲顶", buying up the allowance);
 * members: visits, cost_per_visit, fund_paid, pharmacy_share, institutions (how many different ones),
-  year_end_share.
+  year_end_share; and the same over the claims as the paying accounts see them (`accounts`: a claim paid from a
+  relative's account counts as the holder's), where an account paying for many people stands out.
 
 Two scores per entity. The robust score: each feature's robust z against the peer group, 0.6745 x (x - median) /
 MAD (median absolute deviation; where the MAD is 0, the mean absolute deviation x 1.2533 stands in, and a
@@ -126,9 +127,30 @@ def score(features: pl.DataFrame, names: Sequence[str], seed: int = 0) -> Scores
                   tuple(names))
 
 
+def account_claims(claims: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
+    """The claims as the paying accounts see them: a claim paid from a relative's account (payer_psn_no, 家庭共济) is
+    the account holder's (psn_no, sex, birth_date, member_type of the holder, from `members`)."""
+    holder = members.select(payer_psn_no="psn_no", _sex="sex", _birth="birth_date", _type="member_type")
+    paid = claims.join(holder, on="payer_psn_no", how="left")
+    other = pl.col("payer_psn_no").is_not_null() & (pl.col("payer_psn_no") != pl.col("psn_no")) \
+        & pl.col("_birth").is_not_null()
+    return paid.with_columns(
+        psn_no=pl.when(other).then("payer_psn_no").otherwise("psn_no"),
+        sex=pl.when(other).then("_sex").otherwise("sex"),
+        birth_date=pl.when(other).then("_birth").otherwise("birth_date"),
+        member_type=pl.when(other).then("_type").otherwise("member_type"),
+    ).drop("_sex", "_birth", "_type")
+
+
 def institutions(claims: pl.DataFrame, lines: pl.DataFrame, year_end_months: int = 2) -> Scores:
     return score(institution_features(claims, lines, year_end_months), INSTITUTION_FEATURES)
 
 
 def members(claims: pl.DataFrame, year_end_months: int = 2) -> Scores:
     return score(member_features(claims, year_end_months), MEMBER_FEATURES)
+
+
+def accounts(claims: pl.DataFrame, members_: pl.DataFrame, year_end_months: int = 2) -> Scores:
+    """Members scored on what their accounts paid (their own care and their relatives'): a member's own scores do
+    not see an account that pays for many people. `members_`: psn_no, sex, birth_date, member_type."""
+    return members(account_claims(claims, members_), year_end_months)

@@ -122,28 +122,13 @@ def rule_scores(findings: pl.DataFrame, labels: pl.DataFrame) -> tuple[list[Rule
     return scores, extra.sort("claim", "rule", "line", nulls_last=False), missed
 
 
-def account_claims(claims: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
-    """The claims as the paying accounts see them: a claim paid from a relative's account (payer_psn_no) is the
-    account holder's (psn_no, sex, birth_date, member_type of the holder)."""
-    holder = members.select(payer_psn_no="psn_no", _sex="sex", _birth="birth_date", _type="member_type")
-    paid = claims.join(holder, on="payer_psn_no", how="left")
-    other = pl.col("payer_psn_no").is_not_null() & (pl.col("payer_psn_no") != pl.col("psn_no")) \
-        & pl.col("_birth").is_not_null()
-    return paid.with_columns(
-        psn_no=pl.when(other).then("payer_psn_no").otherwise("psn_no"),
-        sex=pl.when(other).then("_sex").otherwise("sex"),
-        birth_date=pl.when(other).then("_birth").otherwise("birth_date"),
-        member_type=pl.when(other).then("_type").otherwise("member_type"),
-    ).drop("_sex", "_birth", "_type")
-
-
 def scores_by_view(labelled: Labelled) -> dict[str, pl.DataFrame]:
     """The anomaly scores' frames (entity, robust_score, model_score, ...) of each view."""
     months = labelled.year_end_months
     views = {INSTITUTION: anomaly.institutions(labelled.claims, labelled.lines, months).frame,
              MEMBER: anomaly.members(labelled.claims, months).frame}
     if labelled.patterns.filter(pl.col("kind") == ACCOUNT).height:
-        views[ACCOUNT] = anomaly.members(account_claims(labelled.claims, labelled.members), months).frame
+        views[ACCOUNT] = anomaly.accounts(labelled.claims, labelled.members, months).frame
     return views
 
 

@@ -82,7 +82,7 @@ def gather(engine: Engine, book: PolicyBook, date_from: date, date_to: date, reg
     with engine.connect() as conn:
         hits = hits_of(conn, date_from, date_to, region)
         count = settlement_count(conn, date_from, date_to, region)
-    scored, _members = monitoring.scores(engine, book, date_from, date_to, region)
+    scored, _members, _accounts = monitoring.scores(engine, book, date_from, date_to, region)
     top = scored.frame.sort(["robust_score", "model_score", "entity"], descending=[True, True, False]) \
         .head(report.TOP_SCORES)
     with engine.connect() as conn:

@@ -23,6 +23,7 @@ from gongji.monitor.thresholds import thresholds_for, year_end_months
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.services import monitor_queue
 from gongji.services.claims import claim_frames
+from gongji.services.records import member_type_on
 from gongji.store.db import transaction
 from gongji.store.tables import catalogue, persons
 
@@ -100,8 +101,8 @@ def run(engine: Engine, book: PolicyBook, date_from: date, date_to: date, region
 
 
 def scores(engine: Engine, book: PolicyBook, date_from: date, date_to: date, region: str) \
-        -> tuple[anomaly.Scores, anomaly.Scores]:
-    """The anomaly scores of the period's claims of `region`'s members: (institutions, members)."""
+        -> tuple[anomaly.Scores, anomaly.Scores, anomaly.Scores]:
+    """The anomaly scores of the period's claims of `region`'s members: (institutions, members, accounts)."""
     _checked_period(date_from, date_to)
     try:
         months = year_end_months(book.policy_for(region, date_to))
@@ -110,6 +111,14 @@ def scores(engine: Engine, book: PolicyBook, date_from: date, date_to: date, reg
     with engine.connect() as conn:
         claims, lines = claim_frames(conn, date_from, date_to)
         regions = _regions(conn)
+        # the account holders, typed as on the period's last day
+        holders = pl.DataFrame([(psn_no, gend, brdy, member_type_on(psn_type, retire_date, date_to))
+                                for psn_no, gend, brdy, psn_type, retire_date in conn.execute(
+                                    select(persons.c.psn_no, persons.c.gend, persons.c.brdy, persons.c.psn_type,
+                                           persons.c.retire_date))],
+                               schema={"psn_no": pl.String, "sex": pl.String, "birth_date": pl.Date,
+                                       "member_type": pl.String}, orient="row")
     claims = claims.join(regions, on="psn_no").filter(pl.col("region") == region).drop("region")
     lines = lines.filter(pl.col("key").is_in(claims["key"].implode()))
-    return anomaly.institutions(claims, lines, months), anomaly.members(claims, months)
+    return (anomaly.institutions(claims, lines, months), anomaly.members(claims, months),
+            anomaly.accounts(claims, holders, months))

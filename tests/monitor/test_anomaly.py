@@ -71,3 +71,24 @@ def test_members_are_compared_within_their_type_and_age_band():
     # year-end share 1 against 0 for the five others: MAD 0, mean deviation 1/6 x 1.2533; z = 1 / 0.20888 = 4.787
     assert m5["z_year_end_share"] == pytest.approx(1 / (1 / 6 * 1.2533))
     assert m5["peer"] == "in_service from 30" and m5["reasons"].startswith("year_end_share=1")
+
+
+def test_an_account_paying_for_many_people_stands_out_among_accounts():
+    # six account holders aged 44 in service, each paying one claim of their own; F1's account also pays one claim
+    # each for five relatives (家庭共济). Among the members' own scores F1 is like the others; among accounts F1 has
+    # 6 visits against 1: MAD 0, mean deviation of (6 - 1) / 6 from the median 1 -> z = 5 / (5/6 x 1.2533) = 4.787
+    rows = [{"key": f"O{i}", "psn_no": f"F{i}", "fixmedins_code": "H1", "total": 10_000, "fund_paid": 5_000,
+             "on": date(2024, 6, 1)} for i in range(1, 7)]
+    rows += [{"key": f"R{i}", "psn_no": f"K{i}", "fixmedins_code": "H1", "total": 10_000, "fund_paid": 5_000,
+              "on": date(2024, 6, 2), "payer_psn_no": "F1", "birth_date": date(1950, 1, 1),
+              "member_type": "retired"} for i in range(5)]
+    holders = pl.DataFrame([(f"F{i}", "1", date(1980, 1, 1), "in_service") for i in range(1, 7)],
+                           schema={"psn_no": pl.String, "sex": pl.String, "birth_date": pl.Date,
+                                   "member_type": pl.String}, orient="row")
+    own = anomaly.members(_claims(rows)).frame
+    assert own.filter(pl.col("entity") == "F1")["robust_score"].item() == 0
+    accounts = anomaly.accounts(_claims(rows), holders).frame
+    f1 = accounts.row(0, named=True)
+    assert f1["entity"] == "F1"
+    assert f1["z_visits"] == pytest.approx(5 / (5 / 6 * 1.2533))
+    assert set(accounts["entity"]) == {f"F{i}" for i in range(1, 7)}

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gongji.cli import app
-from gongji.monitor import evaluate, synth
+from gongji.monitor import anomaly, evaluate, synth
 from gongji.monitor.batch import CLAIM_COLUMNS, LINE_COLUMNS
 from gongji.monitor.checkers import Context
 from gongji.monitor.knowledge import Knowledge, Restriction
@@ -94,7 +94,7 @@ def test_the_account_view_gives_paid_claims_to_the_account_holder():
     claims = pl.DataFrame([_claim("C1", 1, "1", psn_no="M1"), _claim("C2", 2, "2", psn_no="M2", payer="M9"),
                            _claim("C3", 3, "2", psn_no="M3", payer="M3")], schema=CLAIM_COLUMNS)
     members = pl.DataFrame([("M9", "1", date(1950, 3, 3), "retired")], schema=synth.MEMBER_COLUMNS, orient="row")
-    seen = evaluate.account_claims(claims, members)
+    seen = anomaly.account_claims(claims, members)
     assert seen.select("key", "psn_no", "sex", "birth_date", "member_type").rows() == [
         ("C1", "M1", "1", date(1980, 1, 1), "in_service"),
         ("C2", "M9", "1", date(1950, 3, 3), "retired"),   # paid from M9's account: M9's, with M9's age and type

@@ -94,6 +94,9 @@ def test_a_period_backwards_is_refused(engine, book, claims):
 
 
 def test_scores_rank_the_region_s_members(engine, book, claims):
-    institutions, members = monitoring.scores(engine, book, date(2024, 1, 1), date(2024, 12, 31), "321000")
+    institutions, members, accounts = monitoring.scores(engine, book, date(2024, 1, 1), date(2024, 12, 31),
+                                                        "321000")
     assert institutions.frame["entity"].to_list() == [H1]
     assert set(members.frame["entity"].to_list()) == {"M1", "W1"}
+    # nobody's account paid for a relative: the accounts are the members
+    assert set(accounts.frame["entity"].to_list()) == {"M1", "W1"}
