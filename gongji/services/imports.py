@@ -75,6 +75,12 @@ def columns_of(kind: str) -> dict[str, bool]:
 
 def read_rows(data: bytes, kind: str) -> list[tuple[int, dict[str, str]]]:
     """(line number, row) for every data row; empty cells are left out so that defaults apply."""
+    return read_csv_rows(data, columns_of(kind), kind)
+
+
+def read_csv_rows(data: bytes, known: dict[str, bool], kind: str) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) for every data row of a CSV file whose columns are `known` (name -> required), `kind`
+    naming them in a refusal; empty cells are left out so that defaults apply."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -85,7 +91,6 @@ def read_rows(data: bytes, kind: str) -> list[tuple[int, dict[str, str]]]:
     header = [h.strip() for h in reader.fieldnames or []]
     if not header:
         raise InputError("the file is empty: it needs a header line")
-    known = columns_of(kind)
     unknown = [h for h in header if h not in known]
     if unknown:
         raise InputError(f"line 1: unknown column {short_repr(unknown[0])}; {kind} columns are "

@@ -13,8 +13,6 @@ A restriction is identified by (rule, code, other_code, begndate): a row equal t
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import date
 from pathlib import Path
@@ -29,7 +27,7 @@ from gongji.monitor import kb_store
 from gongji.monitor.history_rules import MAX_PERIOD_DAYS
 from gongji.monitor.knowledge import RULE_TYPES, Restriction
 from gongji.monitor.line_rules import WHOLE_CLAIM
-from gongji.services.imports import MAX_REPORTED, ImportResult
+from gongji.services.imports import MAX_REPORTED, ImportResult, read_csv_rows
 from gongji.store.db import transaction
 from gongji.store.ledger import now
 
@@ -209,34 +207,7 @@ def _unit(rule: str, text: str) -> str:
 
 def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
     """(line number, cells) of every data row; empty cells are left out so that defaults apply."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = exc.object.count(b"\n", 0, exc.start) + 1
-        raise InputError(f"line {line}: the file is not UTF-8: byte {exc.object[exc.start]:#x} at offset "
-                         f"{exc.start}") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
-    if not header:
-        raise InputError("the file is empty: it needs a header line")
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        raise InputError(f"line 1: unknown column {short_repr(unknown[0])}; knowledge columns are "
-                         + ", ".join(COLUMNS))
-    missing = [name for name, required in COLUMNS.items() if required and name not in header]
-    if missing:
-        raise InputError(f"line 1: missing column {missing[0]}")
-    if len(set(header)) != len(header):
-        raise InputError("line 1: a column appears twice")
-    reader.fieldnames = header
-    rows = []
-    for raw in reader:
-        if None in raw:
-            raise InputError(f"line {reader.line_num}: more cells than columns")
-        cells = {k: v.strip() for k, v in raw.items() if v is not None and v.strip() != ""}
-        if cells:
-            rows.append((reader.line_num, cells))
-    return rows
+    return read_csv_rows(data, COLUMNS, "knowledge")
 
 
 def _summary(errors: list[str]) -> str:
