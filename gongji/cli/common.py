@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -60,3 +60,19 @@ def progress_bar() -> Progress:
     """The bar every long batch shows: what, how far, how long."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console(), transient=False)
+
+
+@contextmanager
+def step_bar(description: str, total: int | None, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A progress bar advanced, and captioned, by each step a long run reports; none when `quiet` (--json: stdout
+    is the JSON alone)."""
+    if quiet:
+        yield lambda step: None
+        return
+    with progress_bar() as progress:
+        task = progress.add_task(description, total=total)
+
+        def advance(step: str) -> None:
+            progress.update(task, advance=1, description=f"{description}: {step}")
+
+        yield advance

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from gongji.cli.benefits import print_json
-from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail, progress_bar
+from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail, step_bar
 from gongji.cli.ops import AsJson, Db, engine_or_fail
 from gongji.money import format_grouped, format_yuan
 from gongji.monitor import coverage, kb_store
@@ -335,14 +335,8 @@ def run_command(date_from: PeriodFrom, date_to: PeriodTo,
     rerun adds nothing it holds)."""
     start, end = _day("--from", date_from), _day("--to", date_to)
     engine, book = engine_or_fail(db), book_or_fail(policy_dir)
-    with bad_input():
-        if as_json:  # stdout is the JSON alone
-            result = monitoring.run(engine, book, start, end, region)
-        else:
-            with progress_bar() as progress:
-                task = progress.add_task("monitor run", total=None)
-                result = monitoring.run(engine, book, start, end, region, advance=lambda step: progress.update(
-                    task, description=f"monitor run: {step}"))
+    with bad_input(), step_bar("monitor run", None, as_json) as advance:
+        result = monitoring.run(engine, book, start, end, region, advance)
     by_rule = result.findings.group_by("rule", "cls").agg(hits=pl.len(), amount=pl.col("amount").sum()) \
         .sort("hits", descending=True)
     if as_json:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from gongji.cli import simulate
 from gongji.cli.benefits import print_json
-from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail, progress_bar
+from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail, progress_bar, step_bar
 from gongji.cli.ops import AsJson, Db, engine_or_fail
 from gongji.money import format_grouped, format_percent
 from gongji.services import kpi
@@ -118,7 +118,7 @@ def simulate_report_command(
     tuning = None
     if budget is not None:
         book = book_or_fail(policy_dir)
-        with bad_input(), simulate.steps("tune", 1 + len(tune.DEDUCTIBLE_FACTORS) * len(tune.CAP_FACTORS)) as advance:
+        with bad_input(), step_bar("tune", 1 + len(tune.DEDUCTIBLE_FACTORS) * len(tune.CAP_FACTORS)) as advance:
             tuning = tune.tune(result.population, result.a.version, result.b.version, book, amount,
                                sample=sample or None, advance=advance)
     try:

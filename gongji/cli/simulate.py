@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
@@ -12,28 +11,13 @@ import typer
 from rich.table import Table
 
 from gongji.cli.benefits import print_json
-from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail, progress_bar
+from gongji.cli.common import PolicyDir, app, bad_input, book_or_fail, console, fail, step_bar
 from gongji.money import format_grouped, format_percent, format_share, yuan_to_fen
 from gongji.simulate import population, synth, tune, versions, whatif
 
 Population = Annotated[Path, typer.Argument(help="A population folder (gongji synth or gongji import population).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 SIDE_LABELS = {"a": "A", "b": "B"}
-
-
-@contextmanager
-def steps(description: str, total: int, quiet: bool = False):
-    """A progress bar advanced by each step a simulation reports (none with --json)."""
-    if quiet:
-        yield lambda step: None
-        return
-    with progress_bar() as progress:
-        task = progress.add_task(description, total=total)
-
-        def advance(step: str) -> None:
-            progress.update(task, advance=1, description=f"{description}: {step}")
-
-        yield advance
 
 
 def _load(folder: Path) -> population.Population:
@@ -55,7 +39,7 @@ def synth_command(
     households) and a year of their outpatient visits, calibrated to SPEC.md §7."""
     with bad_input():
         cal = synth.load_calibration(calibration)
-        with steps("synth", 3) as advance:
+        with step_bar("synth", 3) as advance:
             pop = synth.synthesize(members, region, year, seed, cal, advance)
             population.save(pop, out)
             advance("written")
@@ -82,7 +66,7 @@ def run_simulation(folder: Path, a: str, b: str, policy_file: Path | None, polic
         side_a, side_b = whatif.scenario("--a", a, book), whatif.scenario("--b", b, book, policy_file)
     with bad_input():
         pop = population.load(folder, with_visits=engine != "spark")
-    with bad_input(), steps("simulate", 3, quiet) as advance:
+    with bad_input(), step_bar("simulate", 3, quiet) as advance:
         return whatif.simulate(pop, side_a, side_b, book, settle_with(engine, master, folder), advance)
 
 
@@ -201,7 +185,7 @@ def tune_command(
         base, old = tune.versions_for(book, region, day, before)
         amount = None if budget == "transfer" else budget_fen(budget)
         pop = _load(folder)
-        with steps("tune", 1 + len(factors_d) * len(factors_c), as_json) as advance:
+        with step_bar("tune", 1 + len(factors_d) * len(factors_c), as_json) as advance:
             result = tune.tune(pop, old, base, book, amount, factors_d, factors_c, sample or None, advance=advance)
     if as_json:
         print_json(tune.to_json(result))

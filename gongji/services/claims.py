@@ -5,6 +5,7 @@ left out)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
@@ -57,13 +58,27 @@ def _claims_query(one_member: bool):
 _CLAIMS = {one: _claims_query(one) for one in (False, True)}
 
 
-def _diagnoses(row) -> list[str]:
-    """The claim's diagnosis codes: the visit's (2201 diseinfo), the chronic disease's, the prescription's."""
+def diagnosis_codes(visit_diagnoses: str | None, dise_codg: str | None, rx_diagnosis: str | None) -> list[str]:
+    """A claim's diagnosis codes, each once: the visit's (2201 diseinfo, stored as JSON), the chronic disease's, the
+    prescription's."""
     codes: list[str] = []
-    if row.diagnoses:
-        codes += [d.get("diag_code") for d in json.loads(row.diagnoses) if isinstance(d, dict) and d.get("diag_code")]
-    codes += [c for c in (row.dise_codg, row.diag_code) if c]
+    if visit_diagnoses:
+        codes += [d.get("diag_code") for d in json.loads(visit_diagnoses)
+                  if isinstance(d, dict) and d.get("diag_code")]
+    codes += [c for c in (dise_codg, rx_diagnosis) if c]
     return list(dict.fromkeys(codes))
+
+
+_KINDS = select(catalogue.c.med_list_codg, func.min(catalogue.c.list_type)).group_by(catalogue.c.med_list_codg)
+_KINDS_OF = _KINDS.where(catalogue.c.med_list_codg.in_(bindparam("codes", expanding=True)))
+
+
+def kinds(conn: Connection, codes: Iterable[str] | None = None) -> dict[str, str]:
+    """Catalogue code -> list_type (drug, service, material), any region's row; of `codes`, or of every item."""
+    if codes is None:
+        return {code: kind for code, kind in conn.execute(_KINDS)}
+    wanted = sorted(codes)
+    return {code: kind for code, kind in conn.execute(_KINDS_OF, {"codes": wanted})} if wanted else {}
 
 
 def _lines_query():
@@ -96,7 +111,8 @@ def _read(conn: Connection, date_from: date, date_to: date, psn_no: str | None) 
 
 def _claim_row(r) -> dict:
     return {c: getattr(r, c) for c in CLAIM_COLUMNS if c not in ("diagnoses", "designated")} | {
-        "diagnoses": _diagnoses(r), "designated": True, "in_stay": bool(r.in_stay)}
+        "diagnoses": diagnosis_codes(r.diagnoses, r.dise_codg, r.diag_code), "designated": True,
+        "in_stay": bool(r.in_stay)}
 
 
 def _line_row(r) -> dict:

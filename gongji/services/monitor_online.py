@@ -9,7 +9,6 @@ and the failure is logged.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
@@ -30,10 +29,11 @@ from gongji.monitor.knowledge import Knowledge
 from gongji.monitor.thresholds import thresholds_for
 from gongji.policy.schema import Version
 from gongji.services import monitor_queue
-from gongji.services.claims import member_claims
+from gongji.services.claims import diagnosis_codes, member_claims
+from gongji.services.claims import kinds as catalogue_kinds
 from gongji.services.notes import Note
 from gongji.store.ledger import MULAID_PAY
-from gongji.store.tables import catalogue, knowledge, ledger, prescription_drugs, prescriptions, stays, visits
+from gongji.store.tables import knowledge, ledger, prescription_drugs, prescriptions, stays, visits
 
 LOG = logging.getLogger("gongji.monitor")
 PRE = "pre"
@@ -43,8 +43,6 @@ PENDING_KEY = "(this claim)"
 _cache: dict[str, tuple[tuple, Knowledge]] = {}
 # statements built once: they run inside every settlement
 _STAMP = select(func.count(), func.max(knowledge.c.id), func.max(knowledge.c.recorded_at))
-_KINDS = select(catalogue.c.med_list_codg, func.min(catalogue.c.list_type)).where(
-    catalogue.c.med_list_codg.in_(bindparam("codes", expanding=True))).group_by(catalogue.c.med_list_codg)
 _DAYS = select(prescription_drugs.c.med_list_codg, func.max(prescription_drugs.c.medc_days)).where(
     prescription_drugs.c.rxno.in_(bindparam("rxnos", expanding=True))).group_by(prescription_drugs.c.med_list_codg)
 _IN_STAY = select(func.count()).select_from(stays).where(
@@ -67,12 +65,6 @@ def _knowledge(conn: Connection) -> Knowledge:
     return found[1]
 
 
-def _kinds(conn: Connection, codes: set[str]) -> dict[str, str]:
-    if not codes:
-        return {}
-    return {code: kind for code, kind in conn.execute(_KINDS, {"codes": sorted(codes)})}
-
-
 def _days(conn: Connection, rxnos: set[str]) -> dict[str, int]:
     """Supply days of each drug on the claim's prescriptions (外配处方)."""
     if not rxnos:
@@ -81,18 +73,9 @@ def _days(conn: Connection, rxnos: set[str]) -> dict[str, int]:
 
 
 def _diagnoses(conn: Connection, mdtrt_id: str | None, dise_codg: str | None, rxno: str | None) -> tuple[str, ...]:
-    codes: list[str] = []
-    if mdtrt_id:
-        text = conn.execute(_VISIT_DIAGNOSES, {"mdtrt_id": mdtrt_id}).scalar()
-        if text:
-            codes += [d.get("diag_code") for d in json.loads(text) if isinstance(d, dict) and d.get("diag_code")]
-    if dise_codg:
-        codes.append(dise_codg)
-    if rxno:
-        diag = conn.execute(_RX_DIAGNOSIS, {"rxno": rxno}).scalar()
-        if diag:
-            codes.append(diag)
-    return tuple(dict.fromkeys(codes))
+    visit = conn.execute(_VISIT_DIAGNOSES, {"mdtrt_id": mdtrt_id}).scalar() if mdtrt_id else None
+    rx = conn.execute(_RX_DIAGNOSIS, {"rxno": rxno}).scalar() if rxno else None
+    return tuple(diagnosis_codes(visit, dise_codg, rx))
 
 
 def claim_of(conn: Connection, row: Mapping, lines: Sequence[Mapping], person: Mapping,
@@ -143,7 +126,7 @@ def check(conn: Connection, version: Version, claim: Claim) -> list[Finding]:
         since = claim.on - timedelta(days=days)
         history, kinds = member_claims(conn, claim.psn_no, since, claim.on) if days else ([], {})
         missing = {line.code for line in claim.lines} - kinds.keys()
-        context = Context(known, kinds | _kinds(conn, missing), thresholds,
+        context = Context(known, kinds | catalogue_kinds(conn, missing), thresholds,
                           payer_claims=_Payers(conn, claim.on - timedelta(days=2 * thresholds.window_days)))
         return rulebook.check_claim(claim, history, context)
     except Exception:  # the monitor must never stop a settlement

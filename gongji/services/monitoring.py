@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
 from gongji.errors import InputError
 from gongji.monitor import anomaly, batch, rulebook
@@ -22,10 +22,10 @@ from gongji.monitor.kb_store import load_knowledge
 from gongji.monitor.thresholds import thresholds_for, year_end_months
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.services import monitor_queue
-from gongji.services.claims import claim_frames
+from gongji.services.claims import claim_frames, kinds
 from gongji.services.records import member_type_on
 from gongji.store.db import transaction
-from gongji.store.tables import catalogue, persons
+from gongji.store.tables import persons
 
 LOOKBACK_DAYS = max(rule.history_days for rule in rulebook.RULES.values())
 """the longest history any rule reads."""
@@ -41,13 +41,6 @@ class RunResult:
     """gongji.monitor.batch.FINDING_COLUMNS, of the period's claims."""
     added: int
     known: int
-
-
-def kinds(conn: Connection) -> dict[str, str]:
-    """Catalogue code -> list_type (drug, service, material), any region's row."""
-    rows = conn.execute(select(catalogue.c.med_list_codg, func.min(catalogue.c.list_type))
-                        .group_by(catalogue.c.med_list_codg))
-    return {code: kind for code, kind in rows}
 
 
 def _regions(conn: Connection) -> pl.DataFrame:
