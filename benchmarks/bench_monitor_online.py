@@ -2,9 +2,11 @@
 
 Target (issue 8): at most 2 ms at p99. A generated Yangzhou population (gongji.demo: families, institutions, a
 catalogue, prescriptions, chronic disease visits) on a fresh database with the shipped knowledge base, and its year
-of visits settled through the settlement service in date order; every call of the monitor inside a settlement
-(building the claim, reading the member's history, running every rule) is timed. The member's history grows
-through the year, so the later calls are the heavier ones.
+of visits settled through the settlement service in date order. The first half-year is not timed: it gives the
+members the history a running system has, and the database then gathers its statistics (ANALYZE, what PostgreSQL's
+autovacuum does on a live system; on a table that grew from nothing its plans would be those of an empty one).
+In the second half every call of the monitor inside a settlement (building the claim, reading the member's history
+and what a paying relative's account paid, running every rule) is timed.
 
     .venv/bin/python benchmarks/bench_monitor_online.py [--members 2000] [--url sqlite:////tmp/bench_online.sqlite]
     .venv/bin/python benchmarks/bench_monitor_online.py --url postgresql://postgres@127.0.0.1:5432/gongji_bench_online
@@ -19,6 +21,7 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from gongji import demo
@@ -64,6 +67,10 @@ def main() -> None:
     demo.authorize_families(engine, pop)
     demo.qualify(engine, book, pop)
     year_visits = demo.visits(pop, 2024)
+    half = date(demo.YEAR, 7, 1).isoformat()
+    demo.run_year(engine, book, [v for v in year_visits if v["date"] < half], 2024)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
 
     timings: list[float] = []
     findings = 0
@@ -85,11 +92,11 @@ def main() -> None:
 
     monitor_online.claim_of, monitor_online.check = timed_claim, timed_check
     start = time.perf_counter()
-    year = demo.run_year(engine, book, year_visits, 2024)
+    year = demo.run_year(engine, book, [v for v in year_visits if v["date"] >= half], 2025)
     elapsed = time.perf_counter() - start
     ms = sorted(t * 1000 for t in timings)
     p = {q: ms[min(len(ms) - 1, int(q / 100 * len(ms)))] for q in (50, 95, 99)}
-    print(f"{make_url(args.url).drivername}: {year.settled:,} settlements in {elapsed:.1f} s; the monitor in "
+    print(f"{make_url(args.url).drivername}: {year.settled:,} settlements of July-December in {elapsed:.1f} s; the monitor in "
           f"{len(ms):,} of them (refused ones included): p50 {p[50]:.2f} ms, p95 {p[95]:.2f} ms, p99 {p[99]:.2f} ms, "
           f"mean {statistics.mean(ms):.2f} ms, max {ms[-1]:.1f} ms (target p99 <= 2 ms); {findings:,} findings")
 

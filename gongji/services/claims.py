@@ -16,7 +16,7 @@ from gongji.engine.bill import PRICE_SCALE
 from gongji.money import div_half_up
 from gongji.monitor.batch import CLAIM_COLUMNS, LINE_COLUMNS
 from gongji.monitor.claims import Claim, Line
-from gongji.store.ledger import MULAID_PAY
+from gongji.store.ledger import ACCOUNT, MULAID_PAY
 from gongji.store.tables import (
     catalogue,
     ledger,
@@ -32,7 +32,7 @@ from gongji.store.tables import (
 _STANDING = and_(settlements.c.reverses.is_(None), settlements.c.reversed_by.is_(None))
 
 
-def _claims_query(one_member: bool):
+def _claims_query(filter_by: str | None):
     s, p = settlements.c, persons.c
     in_stay = exists().where(stays.c.psn_no == s.psn_no, stays.c.admitted_on <= s.setl_date,
                              or_(stays.c.discharged_on.is_(None), stays.c.discharged_on >= s.setl_date))
@@ -49,13 +49,19 @@ def _claims_query(one_member: bool):
                   .outerjoin(visits, visits.c.mdtrt_id == s.mdtrt_id)
                   .outerjoin(prescriptions, prescriptions.c.rxno == s.rxno)) \
         .where(_STANDING, s.setl_date >= bindparam("date_from"), s.setl_date <= bindparam("date_to"))
-    if one_member:
+    if filter_by == "member":
         query = query.where(s.psn_no == bindparam("psn_no"))
+    elif filter_by == "payer":
+        paid = select(ledger.c.setl_id).where(
+            ledger.c.fund == ACCOUNT, ledger.c.holder == bindparam("payer"), ledger.c.kind == MULAID_PAY,
+            ledger.c.occurred_on >= bindparam("date_from"), ledger.c.occurred_on <= bindparam("date_to"))
+        query = query.where(s.setl_id.in_(paid), s.psn_no != bindparam("payer"))
     return query.order_by(s.setl_date, s.id)
 
 
 # built once: a member's history is read inside every settlement
-_CLAIMS = {one: _claims_query(one) for one in (False, True)}
+_CLAIMS = {False: _claims_query(None), True: _claims_query("member")}
+_PAID_FOR_OTHERS = _claims_query("payer")
 
 
 def diagnosis_codes(visit_diagnoses: str | None, dise_codg: str | None, rx_diagnosis: str | None) -> list[str]:
@@ -146,6 +152,13 @@ def member_claims(conn: Connection, psn_no: str, date_from: date, date_to: date)
         d = _claim_row(r)
         claims.append(Claim(**d | {"lines": tuple(lines.get(d["key"], ())), "diagnoses": tuple(d["diagnoses"])}))
     return claims, kinds
+
+
+def paid_for_others(conn: Connection, payer_psn_no: str, date_from: date, date_to: date) -> list[Claim]:
+    """The standing claims of other members dated in [date_from, date_to] that `payer_psn_no`'s account paid
+    (家庭共济), oldest first, without their lines (the family_account rule counts people and payments)."""
+    rows = conn.execute(_PAID_FOR_OTHERS, {"payer": payer_psn_no, "date_from": date_from, "date_to": date_to})
+    return [Claim(**_claim_row(r) | {"diagnoses": ()}) for r in rows]
 
 
 def claims_of(claims: pl.DataFrame, lines: pl.DataFrame) -> list[Claim]:

@@ -29,11 +29,10 @@ from gongji.monitor.knowledge import Knowledge
 from gongji.monitor.thresholds import thresholds_for
 from gongji.policy.schema import Version
 from gongji.services import monitor_queue
-from gongji.services.claims import diagnosis_codes, member_claims
+from gongji.services.claims import diagnosis_codes, member_claims, paid_for_others
 from gongji.services.claims import kinds as catalogue_kinds
 from gongji.services.notes import Note
-from gongji.store.ledger import MULAID_PAY
-from gongji.store.tables import knowledge, ledger, prescription_drugs, prescriptions, stays, visits
+from gongji.store.tables import knowledge, prescription_drugs, prescriptions, stays, visits
 
 LOG = logging.getLogger("gongji.monitor")
 PRE = "pre"
@@ -45,14 +44,13 @@ _cache: dict[str, tuple[tuple, Knowledge]] = {}
 _STAMP = select(func.count(), func.max(knowledge.c.id), func.max(knowledge.c.recorded_at))
 _DAYS = select(prescription_drugs.c.med_list_codg, func.max(prescription_drugs.c.medc_days)).where(
     prescription_drugs.c.rxno.in_(bindparam("rxnos", expanding=True))).group_by(prescription_drugs.c.med_list_codg)
-_IN_STAY = select(func.count()).select_from(stays).where(
-    stays.c.psn_no == bindparam("psn_no"), stays.c.admitted_on <= bindparam("on"),
-    (stays.c.discharged_on.is_(None)) | (stays.c.discharged_on >= bindparam("on")))
-_VISIT_DIAGNOSES = select(visits.c.diagnoses).where(visits.c.mdtrt_id == bindparam("mdtrt_id"))
-_RX_DIAGNOSIS = select(prescriptions.c.diag_code).where(prescriptions.c.rxno == bindparam("rxno"))
-_PAID_FOR_OTHERS = select(ledger.c.setl_id, ledger.c.psn_no).where(
-    ledger.c.holder == bindparam("payer"), ledger.c.kind == MULAID_PAY, ledger.c.occurred_on >= bindparam("since"),
-    ledger.c.occurred_on <= bindparam("until")).distinct()
+# what claim_of reads besides the settlement: one round trip
+_FACTS = select(
+    select(func.count()).select_from(stays).where(
+        stays.c.psn_no == bindparam("psn_no"), stays.c.admitted_on <= bindparam("on"),
+        (stays.c.discharged_on.is_(None)) | (stays.c.discharged_on >= bindparam("on"))).scalar_subquery(),
+    select(visits.c.diagnoses).where(visits.c.mdtrt_id == bindparam("mdtrt_id")).scalar_subquery(),
+    select(prescriptions.c.diag_code).where(prescriptions.c.rxno == bindparam("rxno")).scalar_subquery())
 
 
 def _knowledge(conn: Connection) -> Knowledge:
@@ -72,19 +70,14 @@ def _days(conn: Connection, rxnos: set[str]) -> dict[str, int]:
     return {code: days for code, days in conn.execute(_DAYS, {"rxnos": sorted(rxnos)})}
 
 
-def _diagnoses(conn: Connection, mdtrt_id: str | None, dise_codg: str | None, rxno: str | None) -> tuple[str, ...]:
-    visit = conn.execute(_VISIT_DIAGNOSES, {"mdtrt_id": mdtrt_id}).scalar() if mdtrt_id else None
-    rx = conn.execute(_RX_DIAGNOSIS, {"rxno": rxno}).scalar() if rxno else None
-    return tuple(diagnosis_codes(visit, dise_codg, rx))
-
-
 def claim_of(conn: Connection, row: Mapping, lines: Sequence[Mapping], person: Mapping,
              payers: Sequence[tuple[str, int]]) -> Claim:
     """The settlement about to be stored (its row and lines as the settlement service computed them) as a Claim."""
     rxnos = {line.get("rxno") for line in lines if line.get("rxno")} | ({row["rxno"]} if row["rxno"] else set())
     days = _days(conn, rxnos)
     on: date = row["setl_date"]
-    in_stay = conn.execute(_IN_STAY, {"psn_no": row["psn_no"], "on": on}).scalar_one() > 0
+    stays_on, visit_diagnoses, rx_diagnosis = conn.execute(_FACTS, {
+        "psn_no": row["psn_no"], "on": on, "mdtrt_id": row["mdtrt_id"], "rxno": row["rxno"]}).one()
     payer = next((p for p, amount in payers if p != row["psn_no"] and amount > 0), None)
     return Claim(
         key=PENDING_KEY, seq=2**62, psn_no=row["psn_no"], sex=person["gend"], birth_date=person["brdy"],
@@ -93,8 +86,8 @@ def claim_of(conn: Connection, row: Mapping, lines: Sequence[Mapping], person: M
         lines=tuple(Line(line["feedetl_sn"], line["med_list_codg"], Decimal(line["cnt"]) / PRICE_SCALE,
                          div_half_up(line["pric"], PRICE_SCALE // 100), line["det_item_fee_sumamt"],
                          days.get(line["med_list_codg"]) if rxnos else None) for line in lines),
-        diagnoses=_diagnoses(conn, row["mdtrt_id"], row["dise_codg"], row["rxno"]),
-        fund_paid=row["hifp_pay"] + row["inpatient_pay"] + row["chronic_pay"], in_stay=in_stay,
+        diagnoses=tuple(diagnosis_codes(visit_diagnoses, row["dise_codg"], rx_diagnosis)),
+        fund_paid=row["hifp_pay"] + row["inpatient_pay"] + row["chronic_pay"], in_stay=stays_on > 0,
         payer_psn_no=payer, rxno=row["rxno"], prescriber_code=row["prescriber_code"],
         total=row["medfee_sumamt"])
 
@@ -106,13 +99,7 @@ class _Payers:
         self.conn, self.since = conn, since
 
     def paid_by(self, payer_psn_no: str, claim: Claim) -> Sequence[Claim]:
-        rows = self.conn.execute(_PAID_FOR_OTHERS, {"payer": payer_psn_no, "since": self.since,
-                                                    "until": claim.on}).all()
-        keys = {setl_id for setl_id, _psn in rows}
-        found: list[Claim] = []
-        for psn_no in sorted({psn for _s, psn in rows if psn != payer_psn_no}):
-            found += [c for c in member_claims(self.conn, psn_no, self.since, claim.on)[0] if c.key in keys]
-        return sorted(found, key=lambda c: (c.on, c.seq))
+        return paid_for_others(self.conn, payer_psn_no, self.since, claim.on)
 
 
 def check(conn: Connection, version: Version, claim: Claim) -> list[Finding]:
