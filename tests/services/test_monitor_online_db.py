@@ -9,14 +9,14 @@ import pytest
 
 from gongji.errors import InputError
 from gongji.monitor import rulebook
-from gongji.services import monitor_queue
+from gongji.services import family, monitor_queue, monitoring
 from gongji.services.imports import import_csv
 from gongji.services.knowledge_import import import_csv as import_knowledge
 from gongji.services.settlement import parse_settle, pre_settle, settle
 from tests.factories import csv_bytes, fen, person, snapshot
 from tests.services.test_imports import CATALOGUE_COLUMNS, item
 from tests.services.test_knowledge_import_db import kb_csv, row
-from tests.services.test_settlement_db import H1, setup
+from tests.services.test_settlement_db import H1, setup, visit
 
 
 @pytest.fixture
@@ -72,3 +72,26 @@ def test_a_monitor_that_fails_never_stops_a_settlement(engine, book, shop, monke
     with engine.connect() as conn:
         assert monitor_queue.queue(conn) == []
     assert "settled unchecked" in caplog.text
+
+
+def test_a_family_account_paying_for_a_fourth_person_is_warned_and_the_run_agrees(engine, book):
+    # O1's account pays for four relatives in four days; 321000.yaml monitoring.family_people is 3, so the
+    # fourth payment (4 people > 3 within window_days) is 家庭共济账户异常使用, a warning, and only that one
+    relatives = [("S1", date(1971, 1, 1), "2", "spouse"), ("F1", date(1940, 1, 1), "1", "parent"),
+                 ("N1", date(1942, 1, 1), "2", "parent"), ("C1", date(1998, 1, 1), "1", "child")]
+    people = [person("O1", date(1970, 1, 1), balc="5000.00")] + [
+        person(p, born, gend=gend, balc="0.00", serial=n + 2) for n, (p, born, gend, _r) in enumerate(relatives)]
+    setup(engine, book, people, [("O1", p, relation) for p, _b, _g, relation in relatives])
+    done = []
+    for day, (p, *_rest) in enumerate(relatives, start=1):
+        family.authorize(engine, "O1", p)
+        # 100.00 covered is below every deductible: O1's account pays all of it (acct_mulaid_pay)
+        done.append(visit(engine, book, p, "100.00", on=date(2024, 3, day)).row)
+        assert done[-1]["acct_mulaid_pay"] == fen("100.00")
+    assert ["智能监控提示" in (d["proc_info_zh"] or "") for d in done] == [False, False, False, True]
+    with engine.connect() as conn:
+        [hit] = monitor_queue.queue(conn)
+    assert (hit["rule"], hit["setl_id"], hit["moment"]) == ("family_account", done[3]["setl_id"], "pre")
+    # the run over March finds the same finding and adds nothing
+    result = monitoring.run(engine, book, date(2024, 3, 1), date(2024, 3, 31))
+    assert (result.findings.height, result.added, result.known) == (1, 0, 1)
