@@ -18,7 +18,7 @@ from gongji.cli.ops import AsJson, Db, engine_or_fail
 from gongji.money import format_grouped, format_yuan
 from gongji.monitor import coverage, kb_store
 from gongji.monitor.knowledge import RULE_TYPES
-from gongji.services import knowledge_import, monitor_queue, monitoring
+from gongji.services import knowledge_import, monitor_queue, monitoring, prechecks
 from gongji.simulate import versions
 
 monitor_app = typer.Typer(help="Smart monitoring (智能监管): rules, knowledge base.", no_args_is_help=True)
@@ -142,7 +142,55 @@ def queue_command(
                       "" if h["line"] is None else str(h["line"]), h["fixmedins_code"], h["psn_no"],
                       format_yuan(h["amount"]), h["status"])
     console().print(shown)
-    print(f"{len(hits)} of {total} hits" if total > len(hits) else f"{total} hit" + ("" if total == 1 else "s"))
+    print(_counted(len(hits), total, "hit"))
+
+
+def _counted(shown: int, total: int, noun: str) -> str:
+    return f"{shown} of {total} {noun}s" if total > shown else f"{total} {noun}" + ("" if total == 1 else "s")
+
+
+ANSWERS = {"went-on": prechecks.GO_ON, "changed": prechecks.CHANGE, "none": prechecks.NOT_ANSWERED}
+ANSWER_NAMES = {prechecks.GO_ON: "went on", prechecks.CHANGE: "changed", None: "-"}
+
+
+@monitor_app.command("warnings")
+def warnings_command(
+    date_from: Annotated[str | None, typer.Option("--from", help="YYYY-MM-DD: checked on or after.",
+                                                  show_default=False)] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD: checked on or before.",
+                                                show_default=False)] = None,
+    institution: Annotated[str | None, typer.Option("--institution", help="Only this institution's (fixmedins_code).",
+                                                    show_default=False)] = None,
+    answer: Annotated[str | None, typer.Option("--answer", help="went-on, changed or none (not answered by 3103).",
+                                               show_default=False)] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many warnings.")] = 100,
+    as_json: AsJson = False, db: Db = None,
+) -> None:
+    """The warnings the pre-check (3101 事前, 3102 事中) answered institutions, newest first, with what each did
+    about them (3103)."""
+    start = None if date_from is None else _day("--from", date_from)
+    end = None if date_to is None else _day("--to", date_to)
+    if answer is not None and answer not in ANSWERS:
+        fail(f"--answer: {answer!r} is not went-on, changed or none")
+    engine = engine_or_fail(db)
+    with engine.connect() as conn:
+        total, found = prechecks.warnings(conn, start, end, institution, ANSWERS.get(answer), limit)
+    if as_json:
+        print_json(monitor_queue.in_yuan(found))
+        return
+    if not found:
+        print("no pre-check warnings")
+        return
+    shown = Table(title="pre-check warnings (明细审核)")
+    for header in ("jr_id", "checked_at", "infno", "institution", "psn_no", "mdtrt_id", "rule", "class", "line",
+                   "amount", "answer", "reason"):
+        shown.add_column(header, justify="right" if header in ("line", "amount") else "left", overflow="fold")
+    for w in found:
+        shown.add_row(w["jr_id"], f"{w['checked_at']:%Y-%m-%d %H:%M}", w["infno"], w["fixmedins_code"], w["psn_no"],
+                      w["mdtrt_id"], w["rule"], w["cls"], "" if w["line"] is None else str(w["line"]),
+                      format_yuan(w["amount"]), ANSWER_NAMES[w["dspo_way"]], w["dspo_way_rea"] or "")
+    console().print(shown)
+    print(_counted(len(found), total, "warning"))
 
 
 def _print_hit(view: dict) -> None:

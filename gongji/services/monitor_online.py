@@ -71,8 +71,9 @@ def _days(conn: Connection, rxnos: set[str]) -> dict[str, int]:
 
 
 def claim_of(conn: Connection, row: Mapping, lines: Sequence[Mapping], person: Mapping,
-             payers: Sequence[tuple[str, int]]) -> Claim:
-    """The settlement about to be stored (its row and lines as the settlement service computed them) as a Claim."""
+             payers: Sequence[tuple[str, int]], diagnoses: Sequence[str] = ()) -> Claim:
+    """The settlement about to be stored (its row and lines as the settlement service computed them) as a Claim;
+    `diagnoses` are the caller's own (a pre-check's), before the visit's and the prescription's."""
     rxnos = {line.get("rxno") for line in lines if line.get("rxno")} | ({row["rxno"]} if row["rxno"] else set())
     days = _days(conn, rxnos)
     on: date = row["setl_date"]
@@ -86,7 +87,7 @@ def claim_of(conn: Connection, row: Mapping, lines: Sequence[Mapping], person: M
         lines=tuple(Line(line["feedetl_sn"], line["med_list_codg"], Decimal(line["cnt"]) / PRICE_SCALE,
                          div_half_up(line["pric"], PRICE_SCALE // 100), line["det_item_fee_sumamt"],
                          days.get(line["med_list_codg"]) if rxnos else None) for line in lines),
-        diagnoses=tuple(diagnosis_codes(visit_diagnoses, row["dise_codg"], rx_diagnosis)),
+        diagnoses=tuple(dict.fromkeys([*diagnoses, *diagnosis_codes(visit_diagnoses, row["dise_codg"], rx_diagnosis)])),
         fund_paid=row["hifp_pay"] + row["inpatient_pay"] + row["chronic_pay"], in_stay=stays_on > 0,
         payer_psn_no=payer, rxno=row["rxno"], prescriber_code=row["prescriber_code"],
         total=row["medfee_sumamt"])
@@ -102,20 +103,24 @@ class _Payers:
         return paid_for_others(self.conn, payer_psn_no, self.since, claim.on)
 
 
+def findings(conn: Connection, version: Version, claim: Claim) -> list[Finding]:
+    """Every rule's findings on `claim` against the member's stored history."""
+    known = _knowledge(conn)
+    thresholds = thresholds_for(version)
+    probe = Context(known, {}, thresholds)
+    codes = {line.code for line in claim.lines}
+    days = max(history_days_needed(rule, probe, codes) for rule in rulebook.RULES)
+    since = claim.on - timedelta(days=days)
+    history, kinds = member_claims(conn, claim.psn_no, since, claim.on) if days else ([], {})
+    context = Context(known, kinds | catalogue_kinds(conn, codes - kinds.keys()), thresholds,
+                      payer_claims=_Payers(conn, claim.on - timedelta(days=2 * thresholds.window_days)))
+    return rulebook.check_claim(claim, history, context)
+
+
 def check(conn: Connection, version: Version, claim: Claim) -> list[Finding]:
-    """Every rule's findings on `claim` against the member's stored history; [] when the monitor cannot run."""
+    """`findings` inside a settlement: [] when the monitor cannot run."""
     try:
-        known = _knowledge(conn)
-        thresholds = thresholds_for(version)
-        probe = Context(known, {}, thresholds)
-        codes = {line.code for line in claim.lines}
-        days = max(history_days_needed(rule, probe, codes) for rule in rulebook.RULES)
-        since = claim.on - timedelta(days=days)
-        history, kinds = member_claims(conn, claim.psn_no, since, claim.on) if days else ([], {})
-        missing = {line.code for line in claim.lines} - kinds.keys()
-        context = Context(known, kinds | catalogue_kinds(conn, missing), thresholds,
-                          payer_claims=_Payers(conn, claim.on - timedelta(days=2 * thresholds.window_days)))
-        return rulebook.check_claim(claim, history, context)
+        return findings(conn, version, claim)
     except Exception:  # the monitor must never stop a settlement
         LOG.exception("monitoring checks failed for %s on %s; settled unchecked", claim.psn_no, claim.on)
         return []

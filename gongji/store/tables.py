@@ -474,6 +474,36 @@ feedetl_sn (None for a rule about the whole claim), `amount` the fen at stake, `
 or post (事后, the batch). A reviewer confirms or dismisses it; `clawed_back` is the fund payment a confirmation
 took back to the pool."""
 
+precheck_warnings = Table(
+    "precheck_warnings", metadata,
+    Column("jr_id", String(50), primary_key=True),
+    Column("fixmedins_code", ForeignKey("institutions.fixmedins_code"), nullable=False),
+    Column("msgid", String(30), nullable=False),
+    Column("infno", String(4), nullable=False),
+    Column("trig_scen", String(1), nullable=False),
+    Column("psn_no", ForeignKey("persons.psn_no"), nullable=False),
+    Column("mdtrt_id", String(50), nullable=False),
+    Column("rule", String(30), nullable=False),
+    Column("code", String(100), nullable=False),
+    Column("cls", String(10), nullable=False),
+    Column("line", Integer),
+    Column("amount", BigInteger, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("checked_at", DateTime, nullable=False),
+    Column("dspo_way", String(1)),
+    Column("dspo_way_rea", String(500)),
+    Column("warn_type", String(1)),
+    Column("disposed_at", DateTime),
+    CheckConstraint("cls IN ('明确违规', '可疑')", name="cls"),
+    CheckConstraint("infno IN ('3101', '3102')", name="infno"),
+    CheckConstraint("dspo_way IS NULL OR dspo_way IN ('1', '2')", name="dspo_way"),
+    Index("ix_precheck_warnings_fixmedins_code_checked_at", "fixmedins_code", "checked_at"),
+)
+"""明细审核 warnings: what the national pre-check transactions 3101 (事前) and 3102 (事中) answered an institution,
+one row per result (jr_id), and what the institution did about it (3103: dspo_way 1 went on, with dspo_way_rea,
+or 2 went back to change the orders). `line` is the order's position in fsi_order_dtos (None for a rule about the
+whole encounter), `amount` the fen concerned."""
+
 credit_events = Table(
     "credit_events", metadata,
     Column("id", Integer, primary_key=True),

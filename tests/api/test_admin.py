@@ -70,6 +70,7 @@ ROUTES = [
     ("GET", "/monitor/hits", None, EVERYONE, 200),
     ("GET", "/monitor/hits/{hit}", None, EVERYONE, 200),
     ("GET", "/monitor/credit/institution/" + H1, None, EVERYONE, 200),
+    ("GET", "/monitor/prechecks?answer=none", None, EVERYONE, 200),
     ("POST", "/monitor/hits/{hit}/confirm", {}, STAFF, 200),
     ("POST", "/monitor/hits/{hit2}/dismiss", {}, STAFF, 200),
 ]

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from gongji.api.admin.auth import Operator, Reader
 from gongji.api.admin.common import Body, Book, Db, Limit, Offset, Out, Page, Timestamp, Yuan, problems, refused, yuan
-from gongji.services import audit_log, monitor_queue
+from gongji.services import audit_log, monitor_queue, prechecks
 from gongji.services.monitor_queue import MAX_NOTES, UnknownHit
 from gongji.store.db import transaction
 
@@ -122,6 +122,31 @@ class CreditRecord(Out):
     events: list[CreditEvent]
 
 
+class PrecheckWarning(Out):
+    jr_id: str
+    """违规标识, as 3101/3102 answered it."""
+    fixmedins_code: str
+    msgid: str
+    infno: str
+    """3101 (事前) or 3102 (事中)."""
+    trig_scen: str
+    psn_no: str
+    mdtrt_id: str
+    rule: str
+    code: str
+    cls: str
+    line: int | None
+    """the order's position in fsi_order_dtos; None for a rule about the whole encounter."""
+    amount: Yuan
+    evidence: str
+    checked_at: Timestamp
+    dspo_way: str | None
+    """3103: 1 the institution went on (with dspo_way_rea), 2 it changed the orders; None: not answered."""
+    dspo_way_rea: str | None
+    warn_type: str | None
+    disposed_at: Timestamp | None
+
+
 class Decision(Body):
     notes: str | None = Field(default=None, max_length=MAX_NOTES)
     """why, in a few words."""
@@ -200,3 +225,18 @@ def read_credit(kind: Literal["institution", "member"], subject: str, _user: Rea
     with refused(404), engine.connect() as conn:
         score, events = monitor_queue.credit_record(conn, book, kind, subject)
     return CreditRecord(subject_kind=kind, subject=subject, score=score, events=[CreditEvent(**e) for e in events])
+
+
+@router.get("/monitor/prechecks", response_model=Page[PrecheckWarning])
+def read_prechecks(_user: Reader, engine: Db, limit: Limit = 100, offset: Offset = 0,
+                   date_from: Annotated[date | None, Query(alias="from", description="checked on or after")] = None,
+                   date_to: Annotated[date | None, Query(alias="to", description="checked on or before")] = None,
+                   institution: Annotated[str | None, Query(max_length=12, description="fixmedins_code")] = None,
+                   answer: Annotated[Literal["1", "2", "none"] | None, Query(
+                       description="1 went on, 2 changed the orders, none not answered (3103)")] = None,
+                   ) -> Page[PrecheckWarning]:
+    """The warnings the pre-check (3101, 3102) answered institutions, newest first, and what each did (3103)."""
+    with engine.connect() as conn:
+        total, found = prechecks.warnings(conn, date_from, date_to, institution, answer, limit, offset)
+    return Page[PrecheckWarning](total=total, limit=limit, offset=offset, items=[
+        PrecheckWarning(**w | {"amount": yuan(w["amount"])}) for w in found])
