@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import math
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -20,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine, case, func, select
 
 from gongji.policy.loader import PolicyBook
-from gongji.services import crediting, family, imports, prescriptions, qualifications, settlement
+from gongji.services import crediting, family, imports, monitor_online, prescriptions, qualifications, settlement
 from gongji.services.records import FEMALE, MALE, make_certno
 from gongji.store.db import transaction
 from gongji.store.tables import settlements
@@ -237,12 +238,15 @@ class YearRun:
     """prescriptions recorded (each settled at a pharmacy)."""
     chronic: int = 0
     """chronic disease visits (med_type 14) settled."""
+    refused: Counter = field(default_factory=Counter)
+    """visits the monitoring rules refused (monitor_online.Refusal), by rule."""
 
 
 def run_year(engine: Engine, book: PolicyBook, year_visits: list[dict], seed: int,
              advance: Callable[[int], None] = lambda n: None) -> YearRun:
     """Settle `year_visits` (see `visits`) in order, reversing a few at random. A pharmacy sale's prescription is
-    recorded by its hospital on the day, just before the sale."""
+    recorded by its hospital on the day, just before the sale. A visit the monitoring rules refuse is counted, as
+    the institution would be told, and the year goes on."""
     rng = random.Random(seed + 2)
     result = YearRun()
     for planned in year_visits:
@@ -254,7 +258,12 @@ def run_year(engine: Engine, book: PolicyBook, year_visits: list[dict], seed: in
                 "diag_code": "J06.900", "diag_name": "急性上呼吸道感染", "prsc_date": visit["date"],
                 "drugs": rx["drugs"]})["rxno"]
             result.prescriptions += 1
-        done = settlement.settle(engine, book, settlement.parse_settle(visit))
+        try:
+            done = settlement.settle(engine, book, settlement.parse_settle(visit))
+        except monitor_online.Refusal as refused:
+            result.refused[refused.finding.rule] += 1
+            advance(1)
+            continue
         result.settled += 1
         result.chronic += visit.get("med_type") == "14"
         result.family_paid += done.row["acct_mulaid_pay"] > 0

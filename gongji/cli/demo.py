@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.table import Table
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from gongji import demo
 from gongji.cli.common import app, book_or_fail, console, fail, progress_bar
 from gongji.cli.ops import Db, engine_or_fail
 from gongji.money import format_yuan
-from gongji.services import account_use, crediting, imports
+from gongji.services import account_use, crediting, imports, knowledge_import, monitor_queue, monitoring
 from gongji.services.audit import audit
 from gongji.store.db import database_url
 from gongji.store.migrate import upgrade
@@ -26,15 +27,35 @@ RESERVE_FEN = 50_000_000_00
 """the pool's reserve carried over from 2023 (累计结存), illustrative."""
 
 
+def _monitor(engine, book) -> None:
+    """The year's claims through every monitoring rule (事后), after the checks inside each settlement (事中)."""
+    run = monitoring.run(engine, book, date(demo.YEAR, 1, 1), date(demo.YEAR, 12, 31), demo.REGION)
+    with engine.connect() as conn:
+        pending = monitor_queue.queue_size(conn)
+    console().print(f"monitoring {demo.YEAR}: {run.claims} claims, {run.findings.height} findings "
+                    f"({run.known} already queued by the checks inside the settlements, {run.added} new); "
+                    f"{pending} hits pending review (gongji monitor queue)")
+    table = Table(title="findings by rule")
+    for header in ("rule", "class", "hits", "at stake"):
+        table.add_column(header, justify="right" if header in ("hits", "at stake") else "left")
+    by_rule = run.findings.group_by("rule", "cls").agg(hits=pl.len(), amount=pl.col("amount").sum()) \
+        .sort("hits", "rule", descending=[True, False])
+    for r in by_rule.iter_rows(named=True):
+        table.add_row(r["rule"], r["cls"], str(r["hits"]), format_yuan(r["amount"]))
+    console().print(table)
+
+
 @app.command("demo")
 def demo_command(
     members: Annotated[int, typer.Option(help="members to generate")] = 10_000,
     seed: Annotated[int, typer.Option(help="random seed")] = 2024,
     db: Db = None,
 ) -> None:
-    """Generate a Yangzhou population and run 2024 on a fresh database: import, qualify some members for a chronic
-    disease, credit every month, settle a year of visits (pharmacy sales on recorded prescriptions, chronic disease
-    visits, some from a relative's account, a few reversed), then the figures and the audit."""
+    """Generate a Yangzhou population and run 2024 on a fresh database: import (the shipped knowledge base of
+    monitoring restrictions too), qualify some members for a chronic disease, credit every month, settle a year of
+    visits (pharmacy sales on recorded prescriptions, chronic disease visits, some from a relative's account, a few
+    reversed, the monitoring rules checking each), then the figures, the year through every monitoring rule and the
+    audit."""
     started = time.perf_counter()
     if db is None:
         for suffix in ("", "-wal", "-shm"):
@@ -52,6 +73,8 @@ def demo_command(
     for kind, path in files.items():
         result = imports.import_file(engine, kind, path, book)
         out.print(f"imported {path}: {result.inserted} {kind}")
+    known = knowledge_import.import_file(engine, knowledge_import.SHIPPED)
+    out.print(f"knowledge base: {known.inserted} restrictions (the illustrative set, {knowledge_import.SHIPPED.name})")
     crediting.deposit(engine, demo.REGION, RESERVE_FEN, date(demo.YEAR, 1, 1), memo="2023 年末累计结存 (illustrative)")
     authorized = demo.authorize_families(engine, pop)
     out.print(f"{authorized} family mutual-aid authorizations")
@@ -66,6 +89,9 @@ def demo_command(
     out.print(f"{year.settled} visits settled ({year.prescriptions} at pharmacies on a recorded prescription, "
               f"{year.chronic} for a chronic disease), {year.family_paid} paid partly from a relative's account, "
               f"{year.reversed} reversed")
+    if year.refused:
+        out.print(f"{sum(year.refused.values())} visits refused by the monitoring rules (智能监控): "
+                  + ", ".join(f"{rule} {n}" for rule, n in year.refused.most_common()))
     interest = account_use.credit_interest(engine, book, demo.YEAR, demo.REGION)
     out.print(f"interest {demo.YEAR}: {format_yuan(interest.amount)} yuan to {interest.accounts} accounts "
               f"on their balances of {interest.on}")
@@ -76,6 +102,7 @@ def demo_command(
         table.add_row(level, member, str(count), format_yuan(covered), format_yuan(pool),
                       f"{pool * 100 / covered:.1f}%" if covered else "", format_yuan(mulaid))
     out.print(table)
+    _monitor(engine, book)
     report = audit(engine)
     totals = report.totals.get(demo.REGION, {})
     funds = Table(title="money of the year (yuan)")

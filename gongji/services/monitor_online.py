@@ -126,15 +126,21 @@ def check(conn: Connection, version: Version, claim: Claim) -> list[Finding]:
         return []
 
 
-def refusal(version: Version, findings: Sequence[Finding]) -> InputError | None:
+class Refusal(InputError):
+    """A settlement the monitor refuses: a definite finding of a rule the region's policy lists under
+    `monitoring.refuse`."""
+
+    def __init__(self, finding: Finding):
+        line = f" (line {finding.line})" if finding.line else ""
+        super().__init__(f"monitoring {finding.code} {finding.rule}{line}: {finding.evidence}",
+                         f"智能监控 {finding.code} 明确违规{line}：{finding.evidence}")
+        self.finding = finding
+
+
+def refusal(version: Version, findings: Sequence[Finding]) -> Refusal | None:
     """The refusal a definite finding of a rule the region refuses with calls for, naming the rule's code."""
     refused = set(version.monitoring.refuse) if version.monitoring else set()
-    for f in findings:
-        if f.rule in refused and f.cls == DEFINITE:
-            line = f" (line {f.line})" if f.line else ""
-            return InputError(f"monitoring {f.code} {f.rule}{line}: {f.evidence}",
-                              f"智能监控 {f.code} 明确违规{line}：{f.evidence}")
-    return None
+    return next((Refusal(f) for f in findings if f.rule in refused and f.cls == DEFINITE), None)
 
 
 def notes(findings: Sequence[Finding]) -> list[Note]:

@@ -21,9 +21,9 @@ Confirming a hit:
   decision): for the member (psn_no) under the rules about the member's own conduct (`MEMBER_RULES`; for
   family_account the relative whose account paid), for the institution (fixmedins_code) under every other rule.
 
-Reversing a settlement after a claw-back is not handled here (gongji.services.settlement is not this module's):
-the reversal replays ledger movements by setl_id, the claw-back's among them, and replays the year's
-accumulators from the settlements alone, so the lead must decide how a reversal treats claw-backs.
+A settlement reversed after a claw-back (gongji.services.settlement) returns to the pool only what the pool still
+lacks: the claw-back's movement is reversed with the rest, so the pool's net is nothing either way; the replay of
+the member's year keeps the cap room the claw-backs gave (`restored_cap_room`).
 """
 
 from __future__ import annotations
