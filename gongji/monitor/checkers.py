@@ -104,17 +104,31 @@ class Rule(NamedTuple):
     check: Checker
     history_days: int = 0
     """how far back the checker reads the member's claims (0: the claim alone)."""
+    apart_by: str | None = None
+    """the evidence entry that tells apart the rule's findings on one claim and line (diagnosis: one finding per
+    diagnosis); None: at most one finding per claim and line."""
 
 
 RULES: dict[str, Rule] = {}
 
 
-def checker(name: str, codes: Mapping[str, str], cls: str, history_days: int = 0) -> Callable[[Checker], Checker]:
+def checker(name: str, codes: Mapping[str, str], cls: str, history_days: int = 0,
+            apart_by: str | None = None) -> Callable[[Checker], Checker]:
     def register(fn: Checker) -> Checker:
-        RULES[name] = Rule(name, codes, cls, fn, history_days)
+        RULES[name] = Rule(name, codes, cls, fn, history_days, apart_by)
         return fn
 
     return register
+
+
+def subject(rule: str, evidence: str) -> str:
+    """What tells a finding apart from its rule's other findings on the same claim and line: the value of the
+    rule's `apart_by` evidence entry ("" for a rule with one finding per claim and line)."""
+    name = RULES[rule].apart_by
+    if name is None:
+        return ""
+    return next((value for key, _, value in (part.partition("=") for part in evidence.split("; ")) if key == name),
+                "")
 
 
 def line_finding(rule: str, claim: Claim, line: Line, context: Context, **evidence: object) -> Finding:

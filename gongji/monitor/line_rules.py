@@ -486,7 +486,7 @@ def _diagnosis_restrictions(frames: Frames, rule: str) -> pl.DataFrame:
     return rows.join(frames.claims.drop("on", "diagnoses"), on="key").sort("key", "_pos")
 
 
-@checker("diagnosis_sex", {CLAIM: "GZ10000204006000"}, DEFINITE)
+@checker("diagnosis_sex", {CLAIM: "GZ10000204006000"}, DEFINITE, apart_by="diagnosis")
 def diagnosis_sex(claim: Claim, _history: Sequence[Claim], context: Context) -> list[Finding]:
     """诊断与患者性别不符: a diagnosis whose restriction (the longest prefix of its code in the knowledge base)
     names the other sex. One finding per such diagnosis."""
@@ -500,7 +500,7 @@ def diagnosis_sex_batch(frames: Frames) -> pl.DataFrame:
                                                            "_diagnosis", "_prefix", "limit", "sex"))
 
 
-@checker("diagnosis_age", {CLAIM: "GZ10000204007000"}, DEFINITE)
+@checker("diagnosis_age", {CLAIM: "GZ10000204007000"}, DEFINITE, apart_by="diagnosis")
 def diagnosis_age(claim: Claim, _history: Sequence[Claim], context: Context) -> list[Finding]:
     """诊断与患者年龄不符: a diagnosis whose restriction (the longest prefix) allows ages `limit` (MIN-MAX full
     years) the member is outside of. One finding per such diagnosis."""

@@ -1,9 +1,10 @@
 """The review queue (审核队列) of smart monitoring, claw-backs (追回) and credit records (信用记录).
 
 Every finding of a monitoring rule on a stored settlement becomes a hit with a stable id ("HT" + 18 hex digits of
-the SHA-1 of rule|setl_id|line|national code), so running the rules again adds nothing the queue already holds.
-A hit is pending until a reviewer confirms or dismisses it; each use case is one transaction, and bad input is
-refused (`InputError` naming the field and the value) with nothing changed.
+the SHA-1 of rule|setl_id|line|national code, and |diagnosis for the rules with one finding per diagnosis), so
+running the rules again adds nothing the queue already holds. A hit is pending until a reviewer confirms or
+dismisses it; each use case is one transaction, and bad input is refused (`InputError` naming the field and the
+value) with nothing changed.
 
 Confirming a hit:
 * claws the fund's money back to the pooled fund of the member's insured region (a `CLAWBACK` ledger movement
@@ -39,7 +40,7 @@ from gongji.errors import InputError
 from gongji.money import div_half_up, format_yuan
 from gongji.monitor import rulebook  # noqa: F401  (registers every checker in RULES)
 from gongji.monitor.batch import FINDING_COLUMNS
-from gongji.monitor.checkers import DEFINITE, RULES, SUSPICIOUS
+from gongji.monitor.checkers import DEFINITE, RULES, SUSPICIOUS, subject
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.policy.schema import Credit
 from gongji.store.db import transaction
@@ -81,9 +82,10 @@ class UnknownHit(InputError):
     """A hit_id the queue does not hold."""
 
 
-def hit_id(rule: str, claim: str, line: int | None, code: str) -> str:
-    """The stable id of a finding: the same rule on the same settlement, line and national code is the same hit."""
-    key = f"{rule}|{claim}|{'' if line is None else line}|{code}"
+def hit_id(rule: str, claim: str, line: int | None, code: str, about: str = "") -> str:
+    """The stable id of a finding: the same rule on the same settlement, line and national code (and `about`, the
+    checkers.subject of a rule with several findings on one claim and line) is the same hit."""
+    key = f"{rule}|{claim}|{'' if line is None else line}|{code}" + (f"|{about}" if about else "")
     return "HT" + hashlib.sha1(key.encode()).hexdigest()[:18].upper()
 
 
@@ -118,7 +120,7 @@ def record(conn: Connection, findings: pl.DataFrame, moment: str) -> tuple[int, 
         return 0, 0
     hits: dict[str, dict] = {}
     for r in rows:
-        hits.setdefault(hit_id(r["rule"], r["claim"], r["line"], r["code"]), r)
+        hits.setdefault(hit_id(r["rule"], r["claim"], r["line"], r["code"], subject(r["rule"], r["evidence"])), r)
     claims = sorted({r["claim"] for r in hits.values()})
     stored: dict[str, tuple[str, str]] = {}
     for part in _chunks(claims):

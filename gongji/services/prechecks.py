@@ -16,14 +16,15 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from gongji.engine.outpatient import CLINIC, PHARMACY
 from gongji.errors import InputError
-from gongji.monitor.checkers import Finding
+from gongji.monitor.checkers import Finding, subject
 from gongji.monitor.claims import Claim
 from gongji.policy.loader import PolicyBook, PolicyNotFound
 from gongji.services import monitor_online
 from gongji.services.records import HOSPITAL, member_type_on
 from gongji.store.ledger import now
-from gongji.store.tables import institutions, persons, precheck_warnings
+from gongji.store.tables import institutions, persons, precheck_warnings, prescriptions
 
 GO_ON, CHANGE = "1", "2"
 """dspo_way: the institution went on with the orders (继续执行), or went back to change them (返回修改)."""
@@ -74,11 +75,14 @@ class Result(NamedTuple):
 _INSTITUTION = select(institutions.c.fixmedins_type, institutions.c.hosp_lv, institutions.c.designated).where(
     institutions.c.fixmedins_code == bindparam("code"))
 _PERSON = select(persons).where(persons.c.psn_no == bindparam("psn_no"))
+_PRESCRIBER_LEVEL = select(institutions.c.hosp_lv).join_from(
+    prescriptions, institutions, institutions.c.fixmedins_code == prescriptions.c.fixmedins_code).where(
+    prescriptions.c.rxno == bindparam("rxno"))
 
 
 def jr_id(fixmedins_code: str, msgid: str, psn_no: str, mdtrt_id: str, f: Finding) -> str:
     """A result's id (违规标识), the same for the same finding of the same message."""
-    key = f"{fixmedins_code}|{msgid}|{psn_no}|{mdtrt_id}|{f.rule}|{f.line or ''}|{f.code}"
+    key = f"{fixmedins_code}|{msgid}|{psn_no}|{mdtrt_id}|{f.rule}|{f.line or ''}|{f.code}|{subject(f.rule, f.evidence)}"
     return "JR" + hashlib.sha1(key.encode()).hexdigest()[:30].upper()
 
 
@@ -107,12 +111,16 @@ def check(conn: Connection, book: PolicyBook, fixmedins_code: str, msgid: str, p
 
 
 def _claim(conn: Connection, fixmedins_code: str, place, person: Mapping, encounter: Encounter) -> Claim:
-    setting = "clinic" if place.fixmedins_type == HOSPITAL else "pharmacy"
+    setting = CLINIC if place.fixmedins_type == HOSPITAL else PHARMACY
     rxnos = {o.rxno for o in encounter.orders if o.rxno}
+    rxno = min(rxnos) if len(rxnos) == 1 else None
+    level = place.hosp_lv
+    if setting == PHARMACY and rxno is not None:  # as a settlement: the level of the prescription's writer
+        level = conn.execute(_PRESCRIBER_LEVEL, {"rxno": rxno}).scalar() or level
     row = {"psn_no": person["psn_no"], "setl_date": encounter.on, "fixmedins_code": fixmedins_code,
            "member_type": member_type_on(person["psn_type"], person["retire_date"], encounter.on),
-           "setting": setting, "level": place.hosp_lv, "med_type": encounter.med_type,
-           "mdtrt_id": encounter.mdtrt_id, "dise_codg": None, "rxno": min(rxnos) if len(rxnos) == 1 else None,
+           "setting": setting, "level": level, "med_type": encounter.med_type,
+           "mdtrt_id": encounter.mdtrt_id, "dise_codg": None, "rxno": rxno,
            "hifp_pay": 0, "inpatient_pay": 0, "chronic_pay": 0, "prescriber_code": None,
            "medfee_sumamt": sum(o.amount for o in encounter.orders)}
     lines = [{"feedetl_sn": sn, "med_list_codg": o.code, "cnt": o.cnt, "pric": o.pric,

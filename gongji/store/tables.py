@@ -468,11 +468,11 @@ monitor_hits = Table(
     CheckConstraint("status IN ('pending', 'confirmed', 'dismissed')", name="status"),
     Index("ix_monitor_hits_status_found_at", "status", "found_at"),
 )
-"""审核队列: one hit of a monitoring rule on a stored settlement (gongji.services.monitor_queue). hit_id is stable
-("HT" + 18 hex digits of the SHA-1 of rule|setl_id|line|code), so finding it again adds nothing; `line` is the
-feedetl_sn (None for a rule about the whole claim), `amount` the fen at stake, `moment` pre (事前/事中, online)
-or post (事后, the batch). A reviewer confirms or dismisses it; `clawed_back` is the fund payment a confirmation
-took back to the pool."""
+"""审核队列: one hit of a monitoring rule on a stored settlement (gongji.services.monitor_queue). hit_id is stable ("HT"
++ 18 hex digits of the SHA-1 of rule|setl_id|line|code, and |diagnosis for a rule with one finding per diagnosis),
+so finding it again adds nothing; `line` is the feedetl_sn (None for a rule about the whole claim), `amount` the fen
+at stake, `moment` pre (事前/事中, online) or post (事后, the batch). A reviewer confirms or dismisses it; `clawed_back`
+is the fund payment a confirmation took back to the pool."""
 
 precheck_warnings = Table(
     "precheck_warnings", metadata,

@@ -20,11 +20,11 @@ from sqlalchemy import select
 
 from gongji.errors import InputError
 from gongji.monitor.batch import FINDING_COLUMNS
-from gongji.monitor.checkers import RULES
+from gongji.monitor.checkers import RULES, subject
 from gongji.services import family, monitor_queue
 from gongji.services.audit import audit
 from gongji.services.imports import import_csv
-from gongji.services.monitor_queue import confirm, credit_record, dismiss, hit_id, record, show
+from gongji.services.monitor_queue import confirm, credit_record, dismiss, hit_id, queue, record, show
 from gongji.services.settlement import parse_settle, reverse, settle
 from gongji.store.db import transaction
 from gongji.store.ledger import CLAWBACK, POOL
@@ -66,7 +66,7 @@ def put(engine, *rows: dict, moment: str = "post") -> tuple[int, int]:
 
 
 def key(f: dict) -> str:
-    return hit_id(f["rule"], f["claim"], f["line"], f["code"])
+    return hit_id(f["rule"], f["claim"], f["line"], f["code"], subject(f["rule"], f["evidence"]))
 
 
 def clawbacks(engine) -> list[tuple]:
@@ -86,6 +86,17 @@ def credit(engine, book, kind: str, subject: str) -> tuple[int, list[dict]]:
 
 
 # --- recording --------------------------------------------------------------------------------------------------
+
+
+def test_a_rule_with_a_finding_per_diagnosis_queues_each_once(engine, book):
+    setl_id = registry(engine, book)
+    # 诊断与患者性别不符 on two diagnoses of one claim: two hits, told apart by the diagnosis; found again, none
+    o80, c53 = (finding("diagnosis_sex", setl_id, None) | {"evidence": f"diagnosis={d}; prefix={d[:3]}; limit=2; sex=1"}
+                for d in ("O80.000", "C53.900"))
+    assert put(engine, o80, c53) == (2, 0)
+    assert put(engine, o80, c53) == (0, 2)
+    with engine.connect() as conn:
+        assert {h["hit_id"] for h in queue(conn)} == {key(o80), key(c53)} and key(o80) != key(c53)
 
 
 def test_a_finding_recorded_again_adds_nothing(engine, book):

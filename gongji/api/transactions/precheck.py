@@ -21,7 +21,7 @@ from gongji.api.envelope import Amount, Code, Count, Day, Node, Price, code, opt
 from gongji.api.transactions.call import Call, parse, person_row
 from gongji.engine.bill import line_amount
 from gongji.errors import InputError
-from gongji.monitor.checkers import DEFINITE
+from gongji.monitor.checkers import DEFINITE, RULES
 from gongji.monitor.coverage import national_rules
 from gongji.services import prechecks
 from gongji.services.prechecks import Disposition, Encounter, Order, Result
@@ -92,10 +92,16 @@ class PrecheckInput(Node):
     data: PrecheckData
 
 
+OWN_GROUP = "其他"
+"""vola_bhvr_type of gongji's own rules beyond the national base (traceability, stays, institutions, families)."""
+
+
 @cache
 def _rules() -> dict[str, dict]:
-    """The national rule base by code (or by name for the 2025 rules without one)."""
-    return {r["code"] or r["name"]: r for r in national_rules()}
+    """Every rule code gongji answers: the national rule base by code (or by name for the 2025 rules without one),
+    and its own checkers' (their code is their Chinese name)."""
+    own = {code: {"name": code, "group": OWN_GROUP} for rule in RULES.values() for code in rule.codes.values()}
+    return own | {r["code"] or r["name"]: r for r in national_rules()}
 
 
 def precheck(call: Call, body: dict) -> None:
@@ -104,13 +110,14 @@ def precheck(call: Call, body: dict) -> None:
     root = "input.data"
     for i, rule_id in enumerate(req.rule_ids):
         if rule_id not in _rules():
-            raise InputError(f"data.rule_ids[{i}]: {rule_id!r} is not a rule of the national rule base",
-                             f"{root}.rule_ids[{i}] {rule_id!r} 不是国家智能监管规则库的规则")
+            raise InputError(f"data.rule_ids[{i}]: {rule_id!r} is not a rule gongji checks",
+                             f"{root}.rule_ids[{i}] {rule_id!r} 不是本系统审核的规则（国家智能监管规则库的编码或名称）")
+    _no_repeats(req, root)
     with transaction(call.engine) as conn:
         results: list[Result] = []
         for i, patient in enumerate(req.patient_dtos):
             field = f"{root}.patient_dtos[{i}]"
-            _same_person(conn, patient, field)
+            _same_person(call, conn, patient, field)
             encounters = [_encounter(call, e, f"{field}.fsi_encounter_dtos[{j}]")
                           for j, e in enumerate(patient.fsi_encounter_dtos)]
             results += prechecks.check(conn, call.book, call.fixmedins_code, call.envelope.msgid, patient.patn_id,
@@ -119,13 +126,36 @@ def precheck(call: Call, body: dict) -> None:
         call.commit(conn, {"result": [_result(call, r) for r in results]})
 
 
-def _same_person(conn, patient: PatientDto, field: str) -> None:
-    """The message's sex and birth date, when given, are the registered person's."""
+def _no_repeats(req: PrecheckData, root: str) -> None:
+    """Each patient and each visit (mdtrt_id) once in a message."""
+    patients: set[str] = set()
+    visits: set[str] = set()
+    for i, patient in enumerate(req.patient_dtos):
+        if patient.patn_id in patients:
+            raise InputError(f"data.patient_dtos[{i}].patn_id: {patient.patn_id!r} appears twice in the message",
+                             f"{root}.patient_dtos[{i}].patn_id {patient.patn_id!r} 在本次报文中重复")
+        patients.add(patient.patn_id)
+        for j, e in enumerate(patient.fsi_encounter_dtos):
+            if e.mdtrt_id in visits:
+                raise InputError(f"data.patient_dtos[{i}].fsi_encounter_dtos[{j}].mdtrt_id: {e.mdtrt_id!r} appears "
+                                 "twice in the message",
+                                 f"{root}.patient_dtos[{i}].fsi_encounter_dtos[{j}].mdtrt_id {e.mdtrt_id!r} "
+                                 "在本次报文中重复")
+            visits.add(e.mdtrt_id)
+
+
+def _same_person(call: Call, conn, patient: PatientDto, field: str) -> None:
+    """The message's sex and birth date, when given, are the registered person's, and the envelope's
+    insuplc_admdvs, when given, where the person is insured."""
     try:
         person = person_row(conn, patient.patn_id)
     except InputError:
         raise InputError(f"{field}.patn_id: {patient.patn_id!r} is not a registered person",
                          f"{field}.patn_id {patient.patn_id!r} 查无此参保人") from None
+    region = call.envelope.insuplc_admdvs
+    if region and region != person["insuplc_admdvs"]:
+        raise InputError(f"insuplc_admdvs: {region} is not where {patient.patn_id} is insured",
+                         f"insuplc_admdvs {region} 与参保人 {patient.patn_id} 的参保地 {person['insuplc_admdvs']} 不符")
     for name, given, known in (("gend", patient.gend, person["gend"]), ("brdy", patient.brdy, person["brdy"])):
         if given is not None and given != known:
             raise InputError(f"{field}.{name}: {given} is not {patient.patn_id}'s ({known})",
@@ -155,8 +185,8 @@ def _encounter(call: Call, e: EncounterDto, field: str) -> Encounter:
 
 def _result(call: Call, r: Result) -> dict:
     f, encounter = r.finding, r.encounter
-    rule = _rules().get(f.code, {})
-    name = rule.get("name", f.code)
+    rule = _rules()[f.code]
+    name = rule["name"]
     if f.line:
         details = [(f.line, "1", encounter.orders[f.line - 1])]
     else:
@@ -165,7 +195,7 @@ def _result(call: Call, r: Result) -> dict:
         "jr_id": r.jr_id, "rule_id": f.code, "rule_name": name, "vola_cont": f"{name}（{f.cls}）",
         "patn_id": r.psn_no, "mdtrt_id": encounter.mdtrt_id, "vola_amt": yuan(r.amount), "vola_amt_stas": "1",
         "sev_deg": "1" if f.cls == DEFINITE else "2", "vola_evid": f.evidence,
-        "vola_bhvr_type": rule.get("group", ""), "task_id": call.envelope.msgid,
+        "vola_bhvr_type": rule["group"], "task_id": call.envelope.msgid,
         "judge_result_detail_dtos": [
             {"jrd_id": f"{r.jr_id}-{sn}", "patn_id": r.psn_no, "mdtrt_id": encounter.mdtrt_id,
              "rx_id": o.rx_id or o.rxno or "", "vola_item_type": kind, "vola_amt": yuan(o.amount)}
