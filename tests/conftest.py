@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from gongji.policy.loader import PolicyBook
+from gongji.services import monitor_online
 from gongji.store.db import open_engine
 from gongji.store.migrate import upgrade
 from gongji.store.tables import metadata
@@ -63,6 +64,7 @@ def db_url(request, tmp_path) -> str:
         names = ", ".join(t.name for t in metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
+    monitor_online.forget_knowledge()  # the same URL, another database's knowledge base
     return url
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 import polars as pl
-from sqlalchemy import Connection, and_, bindparam, exists, func, literal, or_, select
+from sqlalchemy import Connection, String, and_, bindparam, exists, func, literal, or_, select
 
 from gongji.engine.bill import PRICE_SCALE
 from gongji.money import div_half_up
@@ -32,36 +32,50 @@ from gongji.store.tables import (
 _STANDING = and_(settlements.c.reverses.is_(None), settlements.c.reversed_by.is_(None))
 
 
-def _claims_query(filter_by: str | None):
+def _claim_columns():
     s, p = settlements.c, persons.c
+    return (s.setl_id.label("key"), s.id.label("seq"), s.psn_no, p.gend.label("sex"), p.brdy.label("birth_date"),
+            s.member_type, s.fixmedins_code, s.setting, func.coalesce(s.level, literal(0)).label("level"),
+            s.med_type, s.setl_date.label("on"), (s.hifp_pay + s.inpatient_pay + s.chronic_pay).label("fund_paid"),
+            s.rxno, s.prescriber_code, s.medfee_sumamt.label("total"))
+
+
+_IN_PERIOD = and_(_STANDING, settlements.c.setl_date >= bindparam("date_from"),
+                  settlements.c.setl_date <= bindparam("date_to"))
+
+
+def _claims_query(one_member: bool):
+    s = settlements.c
     in_stay = exists().where(stays.c.psn_no == s.psn_no, stays.c.admitted_on <= s.setl_date,
                              or_(stays.c.discharged_on.is_(None), stays.c.discharged_on >= s.setl_date))
     payer = select(func.min(ledger.c.holder)).where(ledger.c.setl_id == s.setl_id, ledger.c.kind == MULAID_PAY) \
         .scalar_subquery()
+    if one_member:  # a member's history online: the rules read the stay and the payer of the claim checked only
+        in_stay, payer = literal(False), literal(None, String)
     query = select(
-        s.setl_id.label("key"), s.id.label("seq"), s.psn_no, p.gend.label("sex"), p.brdy.label("birth_date"),
-        s.member_type, s.fixmedins_code, s.setting, func.coalesce(s.level, literal(0)).label("level"),
-        s.med_type, s.setl_date.label("on"),
-        (s.hifp_pay + s.inpatient_pay + s.chronic_pay).label("fund_paid"), in_stay.label("in_stay"),
-        payer.label("payer_psn_no"), s.rxno, s.prescriber_code, s.medfee_sumamt.label("total"), s.dise_codg,
-        visits.c.diagnoses, prescriptions.c.diag_code,
+        *_claim_columns(), in_stay.label("in_stay"), payer.label("payer_psn_no"), s.dise_codg, visits.c.diagnoses,
+        prescriptions.c.diag_code,
     ).select_from(settlements.join(persons, persons.c.psn_no == s.psn_no)
                   .outerjoin(visits, visits.c.mdtrt_id == s.mdtrt_id)
-                  .outerjoin(prescriptions, prescriptions.c.rxno == s.rxno)) \
-        .where(_STANDING, s.setl_date >= bindparam("date_from"), s.setl_date <= bindparam("date_to"))
-    if filter_by == "member":
+                  .outerjoin(prescriptions, prescriptions.c.rxno == s.rxno)).where(_IN_PERIOD)
+    if one_member:
         query = query.where(s.psn_no == bindparam("psn_no"))
-    elif filter_by == "payer":
-        paid = select(ledger.c.setl_id).where(
-            ledger.c.fund == ACCOUNT, ledger.c.holder == bindparam("payer"), ledger.c.kind == MULAID_PAY,
-            ledger.c.occurred_on >= bindparam("date_from"), ledger.c.occurred_on <= bindparam("date_to"))
-        query = query.where(s.setl_id.in_(paid), s.psn_no != bindparam("payer"))
     return query.order_by(s.setl_date, s.id)
 
 
+def _paid_for_others_query():
+    """The claims of others an account paid (家庭共济), lean: no stays, diagnoses or payer lookups."""
+    s = settlements.c
+    paid = select(ledger.c.setl_id).where(
+        ledger.c.fund == ACCOUNT, ledger.c.holder == bindparam("payer"), ledger.c.kind == MULAID_PAY,
+        ledger.c.occurred_on >= bindparam("date_from"), ledger.c.occurred_on <= bindparam("date_to"))
+    return select(*_claim_columns()).select_from(settlements.join(persons, persons.c.psn_no == s.psn_no)) \
+        .where(_IN_PERIOD, s.setl_id.in_(paid), s.psn_no != bindparam("payer")).order_by(s.setl_date, s.id)
+
+
 # built once: a member's history is read inside every settlement
-_CLAIMS = {False: _claims_query(None), True: _claims_query("member")}
-_PAID_FOR_OTHERS = _claims_query("payer")
+_CLAIMS = {one: _claims_query(one) for one in (False, True)}
+_PAID_FOR_OTHERS = _paid_for_others_query()
 
 
 def diagnosis_codes(visit_diagnoses: str | None, dise_codg: str | None, rx_diagnosis: str | None) -> list[str]:
@@ -87,31 +101,39 @@ def kinds(conn: Connection, codes: Iterable[str] | None = None) -> dict[str, str
     return {code: kind for code, kind in conn.execute(_KINDS_OF, {"codes": wanted})} if wanted else {}
 
 
-def _lines_query():
+def _lines_query(one_member: bool):
+    """The lines of the claims `keys` (the batch), or of one member's claims in a period: a statement of fixed
+    text, which PostgreSQL plans once per connection."""
     line, s = settlement_lines.c, settlements.c
     days = select(func.max(prescription_drugs.c.medc_days)).where(
         prescription_drugs.c.rxno == func.coalesce(line.rxno, s.rxno),
         prescription_drugs.c.med_list_codg == line.med_list_codg).scalar_subquery()
     kind = select(func.min(catalogue.c.list_type)).where(catalogue.c.med_list_codg == line.med_list_codg) \
         .scalar_subquery()
-    return select(line.setl_id.label("key"), line.feedetl_sn.label("sn"), line.med_list_codg.label("code"),
-                  line.cnt, line.pric, line.det_item_fee_sumamt.label("amount"), days.label("days"),
-                  kind.label("kind")) \
-        .select_from(settlement_lines.join(settlements, settlements.c.setl_id == line.setl_id)) \
-        .where(line.setl_id.in_(bindparam("keys", expanding=True))).order_by(line.setl_id, line.feedetl_sn)
+    query = select(line.setl_id.label("key"), line.feedetl_sn.label("sn"), line.med_list_codg.label("code"),
+                   line.cnt, line.pric, line.det_item_fee_sumamt.label("amount"), days.label("days"),
+                   kind.label("kind")) \
+        .select_from(settlement_lines.join(settlements, settlements.c.setl_id == line.setl_id))
+    if one_member:
+        query = query.where(_IN_PERIOD, s.psn_no == bindparam("psn_no"))
+    else:
+        query = query.where(line.setl_id.in_(bindparam("keys", expanding=True)))
+    return query.order_by(line.setl_id, line.feedetl_sn)
 
 
-_LINES = _lines_query()
+_LINES = {one: _lines_query(one) for one in (False, True)}
 
 
 def _read(conn: Connection, date_from: date, date_to: date, psn_no: str | None) -> tuple[list, list]:
     """(claim rows, line rows) of the standing settlements dated in [date_from, date_to]."""
     params = {"date_from": date_from, "date_to": date_to} | ({"psn_no": psn_no} if psn_no is not None else {})
     rows = conn.execute(_CLAIMS[psn_no is not None], params).all()
+    if psn_no is not None:
+        return rows, conn.execute(_LINES[True], params).all() if rows else []
     keys = [r.key for r in rows]
     line_rows = []
     for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
-        line_rows += conn.execute(_LINES, {"keys": keys[start:start + 900]}).all()
+        line_rows += conn.execute(_LINES[False], {"keys": keys[start:start + 900]}).all()
     return rows, line_rows
 
 
@@ -156,9 +178,10 @@ def member_claims(conn: Connection, psn_no: str, date_from: date, date_to: date)
 
 def paid_for_others(conn: Connection, payer_psn_no: str, date_from: date, date_to: date) -> list[Claim]:
     """The standing claims of other members dated in [date_from, date_to] that `payer_psn_no`'s account paid
-    (家庭共济), oldest first, without their lines (the family_account rule counts people and payments)."""
+    (家庭共济), oldest first, without their lines, diagnoses or stays (the family_account rule counts people and
+    payments)."""
     rows = conn.execute(_PAID_FOR_OTHERS, {"payer": payer_psn_no, "date_from": date_from, "date_to": date_to})
-    return [Claim(**_claim_row(r) | {"diagnoses": ()}) for r in rows]
+    return [Claim(**r._asdict(), designated=True, payer_psn_no=payer_psn_no) for r in rows]
 
 
 def claims_of(claims: pl.DataFrame, lines: pl.DataFrame) -> list[Claim]:

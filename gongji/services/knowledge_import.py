@@ -27,6 +27,7 @@ from gongji.monitor import kb_store
 from gongji.monitor.history_rules import MAX_PERIOD_DAYS
 from gongji.monitor.knowledge import RULE_TYPES, Restriction
 from gongji.monitor.line_rules import WHOLE_CLAIM
+from gongji.services import monitor_online
 from gongji.services.imports import MAX_REPORTED, ImportResult, read_csv_rows
 from gongji.store.db import transaction
 from gongji.store.ledger import now
@@ -274,6 +275,7 @@ def import_csv(engine: Engine, data: bytes) -> ImportResult:
         if errors:
             raise InputError(_summary(errors))
         kb_store.save_restrictions(conn, new, changed, now())
+    monitor_online.forget_knowledge()
     result.inserted, result.updated = len(new), len(changed)
     result.unchanged = len(records) - len(new) - len(changed)
     return result

@@ -10,6 +10,7 @@ and the failure is logged.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,7 +40,10 @@ PRE = "pre"
 """a finding of the checks inside a settlement."""
 PENDING_KEY = "(this claim)"
 """the key of the claim being settled, until it has its setl_id."""
-_cache: dict[str, tuple[tuple, Knowledge]] = {}
+STAMP_SECONDS = 1.0
+"""How long the knowledge base in memory is used before the table's stamp is read again: a change another process
+makes applies to settlements within this time; this process's imports apply at once (forget_knowledge)."""
+_cache: dict[str, tuple[float, tuple, Knowledge]] = {}
 # statements built once: they run inside every settlement
 _STAMP = select(func.count(), func.max(knowledge.c.id), func.max(knowledge.c.recorded_at))
 _DAYS = select(prescription_drugs.c.med_list_codg, func.max(prescription_drugs.c.medc_days)).where(
@@ -55,12 +59,19 @@ _FACTS = select(
 
 def _knowledge(conn: Connection) -> Knowledge:
     """The knowledge base, loaded again only when the table changed (its row count, last id, last record)."""
-    stamp = tuple(conn.execute(_STAMP).one())
-    key = str(conn.engine.url)
+    key, at = str(conn.engine.url), time.monotonic()
     found = _cache.get(key)
-    if found is None or found[0] != stamp:
-        found = _cache[key] = (stamp, load_knowledge(conn))
-    return found[1]
+    if found is not None and at - found[0] < STAMP_SECONDS:
+        return found[2]
+    stamp = tuple(conn.execute(_STAMP).one())
+    known = found[2] if found is not None and found[1] == stamp else load_knowledge(conn)
+    _cache[key] = (at, stamp, known)
+    return known
+
+
+def forget_knowledge() -> None:
+    """Read the knowledge base again at the next check (it was changed, or the database replaced)."""
+    _cache.clear()
 
 
 def _days(conn: Connection, rxnos: set[str]) -> dict[str, int]:
@@ -103,24 +114,28 @@ class _Payers:
         return paid_for_others(self.conn, payer_psn_no, self.since, claim.on)
 
 
-def findings(conn: Connection, version: Version, claim: Claim) -> list[Finding]:
-    """Every rule's findings on `claim` against the member's stored history."""
+def findings(conn: Connection, version: Version, claim: Claim, kinds: Mapping[str, str] | None = None
+             ) -> list[Finding]:
+    """Every rule's findings on `claim` against the member's stored history; `kinds`: the list_type of the claim's
+    items where the caller has read them already (the rest are read from the catalogue)."""
     known = _knowledge(conn)
     thresholds = thresholds_for(version)
     probe = Context(known, {}, thresholds)
     codes = {line.code for line in claim.lines}
     days = max(history_days_needed(rule, probe, codes) for rule in rulebook.RULES)
     since = claim.on - timedelta(days=days)
-    history, kinds = member_claims(conn, claim.psn_no, since, claim.on) if days else ([], {})
-    context = Context(known, kinds | catalogue_kinds(conn, codes - kinds.keys()), thresholds,
+    history, kinds_read = member_claims(conn, claim.psn_no, since, claim.on) if days else ([], {})
+    kinds_read |= kinds or {}
+    context = Context(known, kinds_read | catalogue_kinds(conn, codes - kinds_read.keys()), thresholds,
                       payer_claims=_Payers(conn, claim.on - timedelta(days=2 * thresholds.window_days)))
     return rulebook.check_claim(claim, history, context)
 
 
-def check(conn: Connection, version: Version, claim: Claim) -> list[Finding]:
+def check(conn: Connection, version: Version, claim: Claim, kinds: Mapping[str, str] | None = None
+          ) -> list[Finding]:
     """`findings` inside a settlement: [] when the monitor cannot run."""
     try:
-        return findings(conn, version, claim)
+        return findings(conn, version, claim, kinds)
     except Exception:  # the monitor must never stop a settlement
         LOG.exception("monitoring checks failed for %s on %s; settled unchecked", claim.psn_no, claim.on)
         return []

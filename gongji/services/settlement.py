@@ -535,7 +535,9 @@ def _compute(conn: Connection, book: PolicyBook, req: SettleRequest, lock: bool)
     if row["rxno"]:
         row["prescriber_code"] = conn.execute(select(prescriptions_table.c.fixmedins_code)
                                               .where(prescriptions_table.c.rxno == row["rxno"])).scalar()
-    findings = monitor_online.check(conn, visit.version, monitor_online.claim_of(conn, row, visit.lines, p, parts))
+    claim = monitor_online.claim_of(conn, row, visit.lines, p, parts)
+    findings = monitor_online.check(conn, visit.version, claim,
+                                    {line["med_list_codg"]: line["list_type"] for line in visit.lines})
     refused = monitor_online.refusal(visit.version, findings)
     if refused is not None:
         raise refused

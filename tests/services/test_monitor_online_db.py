@@ -3,16 +3,18 @@ refusal naming the rule's code, and a monitor that fails never stopping a settle
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
 from gongji.errors import InputError
-from gongji.monitor import rulebook
-from gongji.services import family, monitor_queue, monitoring
+from gongji.monitor import kb_store, rulebook
+from gongji.monitor.knowledge import Restriction
+from gongji.services import family, monitor_online, monitor_queue, monitoring
 from gongji.services.imports import import_csv
 from gongji.services.knowledge_import import import_csv as import_knowledge
 from gongji.services.settlement import parse_settle, pre_settle, settle
+from gongji.store.db import transaction
 from tests.factories import csv_bytes, fen, person, snapshot
 from tests.services.test_imports import CATALOGUE_COLUMNS, item
 from tests.services.test_knowledge_import_db import kb_csv, row
@@ -95,3 +97,17 @@ def test_a_family_account_paying_for_a_fourth_person_is_warned_and_the_run_agree
     # the run over March finds the same finding and adds nothing
     result = monitoring.run(engine, book, date(2024, 3, 1), date(2024, 3, 31))
     assert (result.findings.height, result.added, result.known) == (1, 0, 1)
+
+
+def test_a_knowledge_base_changed_elsewhere_applies_within_the_stamp_interval(engine, book, shop, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(monitor_online.time, "monotonic", lambda: clock[0])
+    assert settle(engine, book, _request("D02")).row["proc_info_zh"] is None  # D02 unrestricted: nothing to say
+    # another process (not this one's import) limits D02 to women: written straight to the table
+    with transaction(engine) as conn:
+        kb_store.save_restrictions(conn, [Restriction("D02", "sex", "2", "", "", date(2024, 1, 1), None, "test")],
+                                   [], datetime(2024, 1, 1))
+    clock[0] += monitor_online.STAMP_SECONDS / 2  # within the interval the base in memory is used
+    assert "智能监控" not in (settle(engine, book, _request("D02")).row["proc_info_zh"] or "")
+    clock[0] += monitor_online.STAMP_SECONDS  # past it the stamp is read again: the new restriction applies
+    assert "GZ10000301004000" in settle(engine, book, _request("D02")).row["proc_info_zh"]
