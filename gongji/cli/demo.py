@@ -7,13 +7,13 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
 from gongji import demo
 from gongji.cli.common import app, book_or_fail, console, fail, progress_bar
+from gongji.cli.monitor import findings_table
 from gongji.cli.ops import Db, engine_or_fail
 from gongji.money import format_yuan
 from gongji.services import account_use, crediting, imports, knowledge_import, monitor_queue, monitoring
@@ -35,14 +35,7 @@ def _monitor(engine, book) -> None:
     console().print(f"monitoring {demo.YEAR}: {run.claims} claims, {run.findings.height} findings "
                     f"({run.known} already queued by the checks inside the settlements, {run.added} new); "
                     f"{pending} hits pending review (gongji monitor queue)")
-    table = Table(title="findings by rule")
-    for header in ("rule", "class", "hits", "at stake"):
-        table.add_column(header, justify="right" if header in ("hits", "at stake") else "left")
-    by_rule = run.findings.group_by("rule", "cls").agg(hits=pl.len(), amount=pl.col("amount").sum()) \
-        .sort("hits", "rule", descending=[True, False])
-    for r in by_rule.iter_rows(named=True):
-        table.add_row(r["rule"], r["cls"], str(r["hits"]), format_yuan(r["amount"]))
-    console().print(table)
+    console().print(findings_table(run.findings))
 
 
 @app.command("demo")

@@ -385,8 +385,7 @@ def run_command(date_from: PeriodFrom, date_to: PeriodTo,
     engine, book = engine_or_fail(db), book_or_fail(policy_dir)
     with bad_input(), step_bar("monitor run", None, as_json) as advance:
         result = monitoring.run(engine, book, start, end, region, advance)
-    by_rule = result.findings.group_by("rule", "cls").agg(hits=pl.len(), amount=pl.col("amount").sum()) \
-        .sort("hits", descending=True)
+    by_rule = _by_rule(result.findings)
     if as_json:
         print_json({"claims": result.claims, "findings": result.findings.height, "added": result.added,
                     "known": result.known, "by_rule": [r | {"amount": format_yuan(r["amount"])}
@@ -394,12 +393,22 @@ def run_command(date_from: PeriodFrom, date_to: PeriodTo,
         return
     print(f"{start} .. {end}: {result.claims:,} claims, {result.findings.height:,} findings "
           f"({result.added:,} new in the queue, {result.known:,} already there)")
+    console().print(findings_table(result.findings))
+
+
+def _by_rule(findings: pl.DataFrame) -> pl.DataFrame:
+    return findings.group_by("rule", "cls").agg(hits=pl.len(), amount=pl.col("amount").sum()) \
+        .sort("hits", "rule", descending=[True, False])
+
+
+def findings_table(findings: pl.DataFrame) -> Table:
+    """Findings (batch.FINDING_COLUMNS) counted by rule, the most frequent first, with the money at stake."""
     table = Table(title="findings by rule")
     for header in ("rule", "class", "hits", "at stake (yuan)"):
         table.add_column(header, justify="right" if header in ("hits", "at stake (yuan)") else "left")
-    for r in by_rule.iter_rows(named=True):
+    for r in _by_rule(findings).iter_rows(named=True):
         table.add_row(r["rule"], r["cls"], f"{r['hits']:,}", format_grouped(r["amount"]))
-    console().print(table)
+    return table
 
 
 @monitor_app.command("scores")

@@ -152,8 +152,9 @@ def _line_row(r) -> dict:
 def claim_frames(conn: Connection, date_from: date, date_to: date, psn_no: str | None = None) \
         -> tuple[pl.DataFrame, pl.DataFrame]:
     """(claims, lines) frames (batch.CLAIM_COLUMNS, batch.LINE_COLUMNS) of the standing settlements dated in
-    [date_from, date_to], of one member or all. `designated` is true: settlement refuses an institution that is not
-    designated, so every stored claim was settled at a designated one (gongji keeps no history of pauses)."""
+    [date_from, date_to], of one member (a history, as `member_claims`: in_stay false and no payer_psn_no) or all.
+    `designated` is true: settlement refuses an institution that is not designated, so every stored claim was
+    settled at a designated one (gongji keeps no history of pauses)."""
     rows, line_rows = _read(conn, date_from, date_to, psn_no)
     return (pl.DataFrame([_claim_row(r) for r in rows], schema=CLAIM_COLUMNS),
             pl.DataFrame([_line_row(r) for r in line_rows], schema=LINE_COLUMNS))
@@ -161,7 +162,8 @@ def claim_frames(conn: Connection, date_from: date, date_to: date, psn_no: str |
 
 def member_claims(conn: Connection, psn_no: str, date_from: date, date_to: date) -> tuple[list[Claim], dict[str, str]]:
     """A member's claims dated in [date_from, date_to] as Claim values (the online rules' history, without the
-    frames), and the kind of each item on them."""
+    frames), and the kind of each item on them. The rules read a claim's stay and paying relative only of the claim
+    checked, so the history leaves them out (in_stay false, payer_psn_no None)."""
     rows, line_rows = _read(conn, date_from, date_to, psn_no)
     lines: dict[str, list[Line]] = {}
     kinds: dict[str, str] = {}
