@@ -1,5 +1,5 @@
-"""The FastAPI application `gongji serve` runs: the transaction interface (/fsi/...), the admin API (/api/v1/),
-/healthz, and one JSON log line per request."""
+"""The FastAPI application `gongji serve` runs: the transaction interface (/fsi/...), the admin API (/api/v1/), the
+web pages (/), /healthz, and one JSON log line per request."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from gongji.policy.loader import PolicyBook
 
 
 def create_app(engine: Engine, book: PolicyBook) -> FastAPI:
+    from gongji import web
     from gongji.api import admin, health, interface, logs
 
     app = FastAPI(title="gongji (共济)", version="0.1.0",
@@ -20,5 +21,6 @@ def create_app(engine: Engine, book: PolicyBook) -> FastAPI:
     app.include_router(health.router)
     app.include_router(interface.router)
     app.include_router(admin.router)
+    web.install(app)
     app.add_middleware(logs.AccessLog, skip=interface.PATH)
     return app

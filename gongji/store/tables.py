@@ -336,9 +336,23 @@ users = Table(
     Column("role", String(10), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime, nullable=False),
+    Column("password_hash", String(200)),
     CheckConstraint("role IN ('operator', 'auditor', 'admin')", name="role"),
 )
-"""Bureau staff of the admin API; only a SHA-256 of the bearer token is kept."""
+"""Bureau staff of the admin API; only a SHA-256 of the bearer token is kept, and an argon2 hash of the password
+of the web pages (`gongji user password`)."""
+
+member_logins = Table(
+    "member_logins", metadata,
+    Column("psn_no", ForeignKey("persons.psn_no"), primary_key=True),
+    Column("password_hash", String(200)),
+    Column("code_hash", String(200)),
+    Column("code_expires_at", DateTime),
+    Column("invited_at", DateTime, nullable=False),
+    Column("activated_at", DateTime),
+)
+"""A member's sign-in to the web pages: argon2 hashes of the password and of the one-time activation code staff
+gave (`gongji member invite`), which sets the first password (or a new one) once, before it expires."""
 
 audit_log = Table(
     "audit_log", metadata,
