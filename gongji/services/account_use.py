@@ -71,6 +71,12 @@ def pay_premium(engine: Engine, psn_no: str, kind: str, amount: int, on: date, r
                             memo=f"{kind}: {what}; for {beneficiary}; payee {payee or '-'}")
 
 
+MAX_REASON = 20
+"""persons.stas_reason's length."""
+MAX_HEIR = 100
+"""what the ledger memo keeps of the heir's name (the memo is text, but a name is short)."""
+
+
 def change_status(engine: Engine, psn_no: str, status: str, on: date, reason: str = "",
                   heir: str = "", also: Callable[[Connection, dict], None] | None = None) -> int:
     """Set psn_insu_stas. On death the balance is paid to the named heir and the account closed; returns the
@@ -78,6 +84,12 @@ def change_status(engine: Engine, psn_no: str, status: str, on: date, reason: st
     was before (the change itself it can read through `conn`)."""
     if status not in (NORMAL, PAUSED, TERMINATED):
         raise InputError(f"status: {status!r} is not 1 (normal), 2 (paused) or 4 (terminated)")
+    if len(reason) > MAX_REASON:
+        raise InputError(f"reason: at most {MAX_REASON} characters (value: {reason!r})",
+                         f"原因最多 {MAX_REASON} 个字符（值：{reason!r}）")
+    if len(heir.strip()) > MAX_HEIR:
+        raise InputError(f"heir: at most {MAX_HEIR} characters (value: {heir!r})",
+                         f"继承人姓名最多 {MAX_HEIR} 个字符（值：{heir!r}）")
     if reason == DEATH and status != TERMINATED:
         raise InputError("reason: death terminates the insurance (status 4)")
     if reason == DEATH and not heir.strip():

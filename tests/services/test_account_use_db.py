@@ -156,7 +156,8 @@ def test_death_pays_the_heir_closes_the_account_and_revokes_authorizations(engin
 
 
 @pytest.mark.parametrize(("status", "heir", "says"), [("4", " ", "heir: on death the balance goes to a named heir"),
-                                                      ("2", "王五", "death terminates the insurance")])
+                                                      ("2", "王五", "death terminates the insurance"),
+                                                      ("4", "王" * 101, "heir: at most 100 characters")])
 def test_death_refused_without_heir_or_termination(engine, book, status, heir, says):
     setup(engine, book, [member("A1", "1000.00")])
     before = snapshot(engine)
@@ -164,6 +165,14 @@ def test_death_refused_without_heir_or_termination(engine, book, status, heir, s
         change_status(engine, "A1", status, date(2024, 5, 10), reason="death", heir=heir)
     assert snapshot(engine) == before
     assert_clean(engine)
+
+
+def test_a_reason_longer_than_its_column_is_refused(engine, book):
+    setup(engine, book, [member("A1", "1000.00")])
+    before = snapshot(engine)
+    with pytest.raises(InputError, match="reason: at most 20 characters"):
+        change_status(engine, "A1", "2", date(2024, 5, 10), reason="停保" * 11)  # 22 characters
+    assert snapshot(engine) == before
 
 
 # --- interest -------------------------------------------------------------------------------------------------
