@@ -13,17 +13,7 @@ from datetime import date
 from sqlalchemy import Connection, and_, extract, func, or_, select
 
 from gongji.engine.outpatient import PHARMACY, Accumulators
-from gongji.money import format_percent, format_yuan
-from gongji.policy.schema import (
-    AveragePensionPercent,
-    BaseAndEmployerPercent,
-    BasePercent,
-    FixedByAge,
-    OwnPensionPercent,
-    PreviousYearMonthly,
-    Version,
-)
-from gongji.policy.values import RETIRED
+from gongji.money import format_yuan
 from gongji.services.quote import QuoteVisit
 from gongji.services.records import INVERSE
 from gongji.services.registrations import is_cross_region
@@ -147,34 +137,6 @@ def year_accumulators(conn: Connection, psn_no: str, year: int) -> tuple[Accumul
         disease_accumulators.c.psn_no == psn_no, disease_accumulators.c.year == year)
         .order_by(disease_accumulators.c.dise_codg)).mappings().all()
     return (Accumulators(*found) if found else Accumulators()), list(diseases)
-
-
-def crediting_zh(version: Version, member_type: str) -> str:
-    """How `version` credits a member of the type each month, in a sentence."""
-    if member_type == RETIRED:
-        rule = version.crediting.retired
-        if isinstance(rule, FixedByAge):
-            bands = "，".join(f"{age} 周岁起每月 {format_yuan(amount)} 元"
-                             for age, amount in sorted(rule.amounts.items()))
-            return f"退休人员按年龄定额划入（{bands}），由统筹基金划入。"
-        if isinstance(rule, AveragePensionPercent):
-            figure = version.reference_values.get(rule.of)
-            base = f"（{format_yuan(figure.amount)} 元）" if figure is not None else ""
-            return (f"退休人员按改革当年基本养老金平均水平{base}的 {format_percent(rule.percent)} 每月定额划入，"
-                    "由统筹基金划入。")
-        if isinstance(rule, PreviousYearMonthly):
-            return "过渡期内，退休人员按上一年度本人个人账户划入总额的月平均数划入，由统筹基金划入。"
-        if isinstance(rule, OwnPensionPercent):
-            return f"退休人员按本人基本养老金的 {format_percent(rule.percent)} 划入，由统筹基金划入。"
-        return "退休人员按政策规定划入。"
-    rule = version.crediting.in_service
-    if isinstance(rule, BaseAndEmployerPercent):
-        return (f"在职职工按本人缴费基数的 {format_percent(rule.own_percent)}（个人缴费）加 "
-                f"{format_percent(rule.employer_percent)}（单位缴费）划入。")
-    if isinstance(rule, BasePercent):
-        return (f"在职职工按本人缴费基数的 {format_percent(rule.percent)} 划入，来自个人缴费；"
-                "单位缴费全部进入统筹基金。")
-    return "在职职工按政策规定划入。"
 
 
 # Family mutual aid -------------------------------------------------------------------------------------------

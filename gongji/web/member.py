@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from gongji.engine.dates import age_on
 from gongji.errors import InputError
 from gongji.money import format_grouped
+from gongji.policy.describe import credit_zh
 from gongji.policy.loader import PolicyNotFound
 from gongji.policy.schema import Version
 from gongji.policy.values import IN_SERVICE, LEVELS, RETIRED
@@ -136,7 +137,7 @@ def account(request: Request, psn_no: str) -> Response:
                 today=today, moves=moves, more=more, paged=before is not None, credits=credits,
                 credit_columns=CREDIT_COLUMNS, credit_total=sum(c["total"] for c in credits),
                 version=version, member_type_zh=MEMBER_TYPE_ZH[member_type],
-                credit_rule=member_views.crediting_zh(version, member_type) if version else None,
+                credit_rule=credit_zh(version, member_type) if version else None,
                 use=year_use(version, member_type, acc, diseases), acc=acc)
 
 

@@ -12,18 +12,11 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
-from gongji.money import div_half_up, format_percent, format_yuan
+from gongji.money import format_percent, format_yuan
+from gongji.policy.describe import credit_zh
 from gongji.policy.loader import PolicyNotFound
-from gongji.policy.schema import (
-    AveragePensionPercent,
-    BaseAndEmployerPercent,
-    BasePercent,
-    FixedByAge,
-    OwnPensionPercent,
-    PreviousYearMonthly,
-    RatioTable,
-    Version,
-)
+from gongji.policy.schema import RatioTable, Version
+from gongji.policy.values import IN_SERVICE, RETIRED
 from gongji.web import auth
 from gongji.web.render import page
 from gongji.web.staff_common import LEVELS, book_of, not_found, query
@@ -59,34 +52,6 @@ def _ratios(table: RatioTable) -> list[str]:
 
 def _yuan(fen: int) -> str:
     return f"{format_yuan(fen)} 元"
-
-
-def _in_service_credit(v: Version) -> str:
-    rule = v.crediting.in_service
-    if isinstance(rule, BasePercent):
-        return f"本人缴费基数的 {format_percent(rule.percent)}（个人缴费划入）"
-    if isinstance(rule, BaseAndEmployerPercent):
-        return (f"缴费基数的 {format_percent(rule.own_percent)}（个人缴费）+ {format_percent(rule.employer_percent)}"
-                "（单位缴费划入）")
-    return str(rule)
-
-
-def _retired_credit(v: Version) -> str:
-    rule = v.crediting.retired
-    if isinstance(rule, FixedByAge):
-        bands = sorted(rule.amounts.items())
-        return "定额，统筹基金划入：" + "；".join(
-            f"{age} 岁起 {_yuan(amount)}/月" if age else f"{_yuan(amount)}/月" for age, amount in bands)
-    if isinstance(rule, AveragePensionPercent):
-        ref = v.reference_values[rule.of]
-        monthly = div_half_up(ref.amount * rule.percent, 10_000)
-        return (f"{ref.year or ''} 年平均基本养老金 {_yuan(ref.amount)} 的 {format_percent(rule.percent)}"
-                f" = {_yuan(monthly)}/月，统筹基金划入")
-    if isinstance(rule, PreviousYearMonthly):
-        return "本人上年个人账户划入总额 ÷ 12，统筹基金划入"
-    if isinstance(rule, OwnPensionPercent):
-        return f"本人基本养老金的 {format_percent(rule.percent)}，统筹基金划入"
-    return str(rule)
 
 
 def _points(bp: int) -> str:
@@ -142,8 +107,8 @@ def _rows(versions: list[Version]) -> list[tuple[str, list[str]]]:
         ("定点药店", cells(lambda v: "纳入统筹，按处方医院等级报销" if v.outpatient.pharmacy.pooled else "不纳入统筹")),
         ("外配处方", cells(lambda v: f"有效 {v.outpatient.pharmacy.prescriptions.valid_days} 天，最长开药 "
                                    f"{v.outpatient.pharmacy.prescriptions.max_supply_days} 天")),
-        ("个人账户划入（在职）", cells(_in_service_credit)),
-        ("个人账户划入（退休）", cells(_retired_credit)),
+        ("个人账户划入（在职）", cells(lambda v: credit_zh(v, IN_SERVICE))),
+        ("个人账户划入（退休）", cells(lambda v: credit_zh(v, RETIRED))),
         ("缴费", cells(lambda v: f"单位 {format_percent(v.contributions.employer_percent)} · 个人 "
                                f"{format_percent(v.contributions.individual_percent)}")),
         ("账户计息", cells(lambda v: f"每年 {v.account_interest.credited_on}，"
