@@ -44,7 +44,7 @@ from gongji.store.ledger import (
     pool_out,
     post_from_select,
 )
-from gongji.store.tables import accounts, persons
+from gongji.store.tables import accounts, batch_runs, persons
 
 CREDIT_RUN = "credit"
 CHUNK = 100_000
@@ -173,6 +173,14 @@ def regions_with_members(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return list(conn.execute(select(persons.c.insuplc_admdvs).distinct().order_by(persons.c.insuplc_admdvs))
                     .scalars())
+
+
+def stored_runs(conn: Connection, month: date, regions: list[str]) -> list[dict]:
+    """The crediting runs stored for `month` of `regions` (admdvs, members, amount)."""
+    return [dict(r) for r in conn.execute(
+        select(batch_runs.c.admdvs, batch_runs.c.members, batch_runs.c.amount).where(
+            batch_runs.c.kind == CREDIT_RUN, batch_runs.c.period == month, batch_runs.c.admdvs.in_(regions))
+        .order_by(batch_runs.c.admdvs)).mappings()]
 
 
 def count_members(engine: Engine, admdvs: str, month: date) -> int:

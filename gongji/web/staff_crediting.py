@@ -1,5 +1,7 @@
 """月度划账: the batch runs made (crediting and interest), and a month credited on request, in a background thread
-whose progress the page polls (htmx, every second). Progress is kept in this process's memory, by run."""
+whose progress the page polls (htmx, every second). Progress is kept in the memory of the process that runs it;
+a poll another worker process (`gongji serve --workers N`) answers is read from the runs stored (batch_runs):
+finished once every region's run is there, else still running."""
 
 from __future__ import annotations
 
@@ -84,11 +86,30 @@ def runs(request: Request) -> Response:
                 values={"month": f"{date.today():%Y-%m}"}, **_runs_page(request))
 
 
+def _elsewhere(request: Request) -> Progress | None:
+    """A run another process started, as far as the stored runs tell (the poll names its month and regions)."""
+    month_text, regions = query(request, "month"), [r for r in query(request, "regions").split(",") if r]
+    try:
+        month = crediting.parse_month(month_text)
+    except InputError:
+        return None
+    if not regions:
+        return None
+    with engine_of(request).connect() as conn:
+        stored = crediting.stored_runs(conn, month, regions)
+    progress = Progress(query(request, "run"), month_text, regions, 0, "")
+    progress.finished = len(stored) == len(regions)
+    progress.results = [{"admdvs": r["admdvs"], "refused": None, "already": False, "policy": "",
+                         "members": r["members"], "credited": r["amount"], "contributions_to_pool": None}
+                        for r in stored] if progress.finished else []
+    return progress
+
+
 @router.get("/staff/crediting/progress")
 def progress(request: Request) -> Response:
     """The progress fragment the page polls; once the run is over, the results and (for htmx) the runs table."""
     auth.staff(request)
-    found = _progress(query(request, "run"))
+    found = _progress(query(request, "run")) or _elsewhere(request)
     if found is None:
         # 200, so that htmx swaps the message in and the polling stops.
         return page(request, "s_crediting_progress.html.j2", progress=None, oob=False)

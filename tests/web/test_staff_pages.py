@@ -25,6 +25,7 @@ from gongji.services import family, logins
 from gongji.services.settlement import parse_settle, reverse, settle
 from gongji.services.users import ADMIN, AUDITOR, OPERATOR, add_user
 from gongji.store.tables import accounts, audit_log, monitor_hits, persons
+from gongji.web import staff_crediting
 from gongji.web.session import CSRF_COOKIE
 from tests.factories import fen, person, snapshot
 from tests.services.test_monitor_queue_db import finding, key, put, registry
@@ -195,6 +196,21 @@ def test_crediting_a_month_runs_with_progress_and_the_totals_appear(engine, clie
     assert "该月已划账" in wait_for(client, again.headers["location"].split("run=", 1)[1])
     with engine.connect() as conn:
         assert conn.execute(select(accounts.c.balance).where(accounts.c.psn_no == "M1")).scalar_one() == fen("120.00")
+
+
+def test_a_poll_another_worker_answers_reads_the_stored_runs(engine, client):
+    # gongji serve --workers N: the worker that ran the month holds its progress; another reads batch_runs
+    staff(engine, client, "王经办", OPERATOR)
+    started = post(client, "/staff/crediting", month="2024-01", region="321000")
+    token = started.headers["location"].split("run=", 1)[1]
+    wait_for(client, token)
+    staff_crediting._runs.clear()  # as if the poll reached another process
+    unknown = client.get(f"/staff/crediting/progress?run={token}&month=2024-02&regions=321000")
+    assert "正在划账" in unknown.text and "由另一服务进程办理" in unknown.text and "hx-trigger" in unknown.text
+    done = client.get(f"/staff/crediting/progress?run={token}&month=2024-01&regions=321000")
+    # 2 members, 120.00 + 75.00 = 195.00 (as above)
+    assert "已完成" in done.text and '<td class="n">2</td>' in done.text and "195.00" in done.text
+    assert "hx-trigger" not in done.text
 
 
 def chart_option(html: str, chart_id: str) -> dict:
