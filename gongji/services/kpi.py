@@ -167,6 +167,14 @@ def _region_prefix(admdvs: str) -> str:
     return admdvs
 
 
+def in_region(column, admdvs: str | None):
+    """`column` is the region `admdvs` or one of its cities and counties; every region when None."""
+    if admdvs is None:
+        return true()
+    prefix = _region_prefix(admdvs)
+    return column == prefix if len(prefix) == 6 else column.like(prefix + "%")
+
+
 def year_kpi(engine: Engine, year: int, admdvs: str | None = None,
              advance: Callable[[], None] = lambda: None) -> YearKpi:
     """The figures of `year` (for members insured in `admdvs` when given), in one read transaction."""
@@ -174,20 +182,13 @@ def year_kpi(engine: Engine, year: int, admdvs: str | None = None,
     if admdvs is not None:
         parse_admdvs(admdvs)
     first, last = date(year, 1, 1), date(year, 12, 31)
-    prefix = _region_prefix(admdvs) if admdvs else None
-
-    def in_region(column):
-        if prefix is None:
-            return true()
-        return column == prefix if len(prefix) == 6 else column.like(prefix + "%")
-
     s = settlements.c
     figures: dict[str, int] = {}
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             # Every query sees the same snapshot (SQLite's BEGIN IMMEDIATE already gives one).
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        dated = and_(s.setl_date >= first, s.setl_date <= last, in_region(s.insuplc_admdvs))
+        dated = and_(s.setl_date >= first, s.setl_date <= last, in_region(s.insuplc_admdvs, admdvs))
         fund = s.hifp_pay + s.inpatient_pay + s.chronic_pay
         pooling = (s.hifp_pay + s.inpatient_pay) > 0
 
@@ -234,15 +235,16 @@ def year_kpi(engine: Engine, year: int, admdvs: str | None = None,
         moves = select(base_kind, func.sum(ledger.c.amount)).where(
             ledger.c.fund == ACCOUNT, ledger.c.kind.in_(wanted), ledger.c.occurred_on >= first,
             ledger.c.occurred_on <= last)
-        if prefix is not None:
-            moves = moves.join(persons, persons.c.psn_no == ledger.c.holder).where(in_region(persons.c.insuplc_admdvs))
+        if admdvs is not None:
+            moves = moves.join(persons, persons.c.psn_no == ledger.c.holder) \
+                .where(in_region(persons.c.insuplc_admdvs, admdvs))
         figures.update(dict.fromkeys(ACCOUNT_KINDS.values(), 0))
         for kind, amount in conn.execute(moves.group_by(base_kind)).all():
             figures[ACCOUNT_KINDS[kind]] += -int(amount) if kind in SPENDING else int(amount)
         advance()
 
         retired = retired_in(date(year, 12, 1))  # retired on 31 December: from the month after retire_date
-        insured = and_(persons.c.psn_insu_date <= last, in_region(persons.c.insuplc_admdvs),
+        insured = and_(persons.c.psn_insu_date <= last, in_region(persons.c.insuplc_admdvs, admdvs),
                        or_(persons.c.psn_insu_stas != TERMINATED, persons.c.stas_date >= first))
         retirees, everyone = conn.execute(select(count(retired), func.count()).select_from(persons)
                                           .where(insured)).one()

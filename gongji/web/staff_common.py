@@ -81,18 +81,6 @@ def scaled(value: int) -> str:
     return f"{whole}.{part:04d}"
 
 
-def region_in(column, admdvs: str | None):
-    """`column` is the region `admdvs` or one of its cities and counties (530000: 53xxxx, 530900: 5309xx), as the
-    KPI report counts a region; None: every region."""
-    if admdvs is None:
-        return column.is_not(None)
-    if admdvs.endswith("0000"):
-        return column.like(admdvs[:2] + "%")
-    if admdvs.endswith("00"):
-        return column.like(admdvs[:4] + "%")
-    return column == admdvs
-
-
 def region_options(request: Request) -> list[tuple[str, str]]:
     """(code, 'code name') of every region with members, named by the policy file that serves it."""
     options = []

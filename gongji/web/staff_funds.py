@@ -4,20 +4,16 @@ the KPI report, and the audit's verdict (every balance recomputed from the ledge
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import Engine, extract, func, select
 
 from gongji.errors import InputError
-from gongji.services import kpi
+from gongji.services import kpi, staff_views
 from gongji.services.audit import audit
-from gongji.store.ledger import ACCOUNT, POOL, REVERSAL_SUFFIX
-from gongji.store.tables import ledger, persons, settlements
+from gongji.store.ledger import ACCOUNT, POOL
 from gongji.web import auth
 from gongji.web.render import page
-from gongji.web.staff_common import LEVELS, MEMBER_TYPES, engine_of, query, region_in, region_options
+from gongji.web.staff_common import LEVELS, MEMBER_TYPES, engine_of, query, region_options
 
 router = APIRouter(include_in_schema=False)
 MONTHS = tuple(range(1, 13))
@@ -38,42 +34,10 @@ AUDIT_TOTALS = {"contributions_in": "缴费收入", "deposits_in": "基金注入
                 "account_balances": "个人账户余额合计"}
 
 
-def _by_month(engine: Engine, fund: str, year: int, admdvs: str | None) -> dict[str, list[int]]:
-    """kind -> the year's 12 monthly sums (ledger signs: in +, out -), each kind net of its reversals."""
-    month = extract("month", ledger.c.occurred_on)
-    query_ = select(month, ledger.c.kind, func.sum(ledger.c.amount)).where(
-        ledger.c.fund == fund, ledger.c.occurred_on >= date(year, 1, 1), ledger.c.occurred_on <= date(year, 12, 31))
-    if fund == POOL:
-        query_ = query_.where(region_in(ledger.c.holder, admdvs))
-    elif admdvs is not None:
-        query_ = query_.join(persons, persons.c.psn_no == ledger.c.holder) \
-            .where(region_in(persons.c.insuplc_admdvs, admdvs))
-    flows: dict[str, list[int]] = {}
-    with engine.connect() as conn:
-        for m, kind, amount in conn.execute(query_.group_by(month, ledger.c.kind)):
-            flows.setdefault(kind.removesuffix(REVERSAL_SUFFIX), [0] * 12)[int(m) - 1] += int(amount)
-    return flows
-
-
-def _by_level(engine: Engine, year: int, admdvs: str | None) -> list[dict]:
-    """The standing settlements of the year by level and member type: count, cost, fund, account, cash."""
-    s = settlements.c
-    fund = s.hifp_pay + s.inpatient_pay + s.chronic_pay
-    with engine.connect() as conn:
-        rows = conn.execute(select(s.level, s.member_type, func.count(), func.sum(s.medfee_sumamt), func.sum(fund),
-                                   func.sum(s.acct_pay), func.sum(s.psn_cash_pay))
-                            .where(s.setl_date >= date(year, 1, 1), s.setl_date <= date(year, 12, 31),
-                                   s.reverses.is_(None), s.reversed_by.is_(None), region_in(s.insuplc_admdvs, admdvs))
-                            .group_by(s.level, s.member_type).order_by(s.level, s.member_type)).all()
+def _by_level(engine, year: int, admdvs: str | None) -> list[dict]:
     return [{"level": LEVELS.get(level, "未定级"), "member_type": MEMBER_TYPES.get(kind, kind), "count": int(n),
              "medfee": int(cost), "fund": int(paid), "account": int(acct), "cash": int(cash)}
-            for level, kind, n, cost, paid, acct, cash in rows]
-
-
-def _latest_year(engine: Engine) -> int:
-    with engine.connect() as conn:
-        last = conn.execute(select(func.max(ledger.c.occurred_on))).scalar()
-    return last.year if last else date.today().year
+            for level, kind, n, cost, paid, acct, cash in staff_views.fund_by_level(engine, year, admdvs)]
 
 
 def _yuan(fen: int) -> float:
@@ -115,7 +79,8 @@ def _ordered(flows: dict[str, list[int]], names: dict[str, str]) -> dict[str, li
 def funds(request: Request) -> Response:
     auth.staff(request)
     engine = engine_of(request)
-    values = {"year": query(request, "year") or str(_latest_year(engine)), "region": query(request, "region")}
+    values = {"year": query(request, "year") or str(staff_views.latest_year(engine)),
+              "region": query(request, "region")}
     errors: dict[str, str] = {}
     try:
         year = kpi.parse_year(values["year"])
@@ -129,8 +94,8 @@ def funds(request: Request) -> Response:
         return page(request, "s_funds.html.j2", status=422, title="基金收支", values=values, errors=errors,
                     figures=None, **context)
     admdvs = values["region"] or None
-    pool = _ordered(_by_month(engine, POOL, year, admdvs), POOL_KINDS)
-    account = _ordered(_by_month(engine, ACCOUNT, year, admdvs), ACCOUNT_KINDS)
+    pool = _ordered(staff_views.flows_by_month(engine, POOL, year, admdvs), POOL_KINDS)
+    account = _ordered(staff_views.flows_by_month(engine, ACCOUNT, year, admdvs), ACCOUNT_KINDS)
     levels = _by_level(engine, year, admdvs)
     figures = kpi.year_kpi(engine, year, admdvs)
     totals = {code: t for code, t in sorted(report.totals.items()) if admdvs is None or code == admdvs}
