@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, extract, func, or_, select
 from gongji.engine.outpatient import PHARMACY, Accumulators
 from gongji.money import format_yuan
 from gongji.services.quote import QuoteVisit
-from gongji.services.records import INVERSE
+from gongji.services.records import INVERSE, RELATION_ZH
 from gongji.services.registrations import is_cross_region
 from gongji.store.ledger import (
     ACCOUNT,
@@ -50,8 +50,6 @@ KIND_ZH = {
     CREDIT_POOL: "统筹基金划入（退休人员）", ACCOUNT_PAY: "本人就医支付", MULAID_PAY: "家庭共济支付（为亲属）",
     PREMIUM: "缴纳保费", INHERITANCE: "余额继承支付", INTEREST: "利息",
 }
-RELATION_ZH = {"spouse": "配偶", "parent": "父母", "child": "子女"}
-"""what the relative is to the member."""
 
 
 def kind_zh(kind: str) -> str:

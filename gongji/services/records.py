@@ -29,6 +29,8 @@ RELATIONS = {"spouse": "spouse", "配偶": "spouse", "parent": "parent", "父母
              "母亲": "parent", "child": "child", "子女": "child", "儿子": "child", "女儿": "child"}
 """The relations family mutual aid (家庭共济) admits, as written in a file -> gongji's word."""
 INVERSE = {"spouse": "spouse", "parent": "child", "child": "parent"}
+RELATION_ZH = {"spouse": "配偶", "parent": "父母", "child": "子女"}
+"""a relation as the pages say it."""
 HOSPITAL, PHARMACY = "1", "2"
 """fixmedins_type: 定点医疗机构, 定点零售药店."""
 LIST_TYPES = {"drug": "drug", "药品": "drug", "service": "service", "诊疗项目": "service", "医疗服务项目": "service",

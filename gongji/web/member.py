@@ -38,6 +38,7 @@ from gongji.store.ledger import CREDIT_EMPLOYER, CREDIT_INDIVIDUAL, CREDIT_POOL
 from gongji.web import auth
 from gongji.web.render import page
 from gongji.web.session import MEMBER
+from gongji.web.staff_common import LEVELS as LEVEL_NAMES
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,7 +46,6 @@ MOVEMENTS_PER_PAGE = 100
 FIRST_YEAR, LAST_YEAR = 1900, 2200
 SETTLEMENTS_PER_PAGE = 50
 MEMBER_TYPE_ZH = {IN_SERVICE: "在职职工", RETIRED: "退休人员"}
-LEVEL_ZH = {1: "一级", 2: "二级", 3: "三级"}
 CREDIT_COLUMNS = ((CREDIT_INDIVIDUAL, "个人缴费划入"), (CREDIT_EMPLOYER, "单位缴费划入"),
                   (CREDIT_POOL, "统筹基金划入"))
 
@@ -87,7 +87,7 @@ def year_use(version: Version | None, member_type: str, acc, diseases) -> list[d
         rows.append({"label": "普通门诊起付标准", "rule": "全年累计，各级医疗机构合并计算", "used": acc.deductible,
                      "limit": limit, "left": max(limit - acc.deductible, 0)})
     else:
-        levels = " / ".join(f"{LEVEL_ZH[lv]} {format_grouped(amounts[lv])}" for lv in LEVELS)
+        levels = " / ".join(f"{LEVEL_NAMES[lv]} {format_grouped(amounts[lv])}" for lv in LEVELS)
         if ded.basis == "annual_topup":
             rule, limit = f"按医疗机构级别：{levels} 元，全年累计补差", max(amounts.values())
             left = max(limit - acc.deductible, 0)

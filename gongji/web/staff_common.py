@@ -20,6 +20,10 @@ MAX_PAGE = 1_000_000
 STATUS_NAMES = {NORMAL: "正常参保", PAUSED: "暂停", TERMINATED: "终止"}
 MEMBER_TYPES = {"in_service": "在职", "retired": "退休"}
 LEVELS = {1: "一级", 2: "二级", 3: "三级"}
+ACCOUNT_KINDS = {"opening": "期初余额", "credit_individual": "个人缴费划入", "credit_employer": "单位缴费划入",
+                 "credit_pool": "统筹基金划入", "interest": "利息", "acct_pay": "本人就医支付",
+                 "acct_mulaid_pay": "家庭共济支付", "premium": "缴纳保费", "inheritance": "继承支付"}
+"""account movements by ledger kind, as the staff pages name them."""
 ADMDVS = re.compile(r"^\d{6}$")
 
 

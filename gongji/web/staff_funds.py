@@ -13,7 +13,7 @@ from gongji.services.audit import audit
 from gongji.store.ledger import ACCOUNT, POOL
 from gongji.web import auth
 from gongji.web.render import page
-from gongji.web.staff_common import LEVELS, MEMBER_TYPES, engine_of, query, region_options
+from gongji.web.staff_common import ACCOUNT_KINDS, LEVELS, MEMBER_TYPES, engine_of, query, region_options
 
 router = APIRouter(include_in_schema=False)
 MONTHS = tuple(range(1, 13))
@@ -21,9 +21,6 @@ POOL_KINDS = {"contribution": "缴费收入", "deposit": "基金注入", "clawba
               "credit_pool": "退休人员账户划入", "hifp_pay": "普通门诊统筹支付",
               "inpatient_pay": "超限额按住院待遇支付",
               "chronic_pay": "门诊慢特病支付"}
-ACCOUNT_KINDS = {"opening": "期初余额", "credit_individual": "个人缴费划入", "credit_employer": "单位缴费划入",
-                 "credit_pool": "统筹基金划入", "interest": "利息", "acct_pay": "本人就医支付",
-                 "acct_mulaid_pay": "家庭共济支付", "premium": "缴纳保费", "inheritance": "继承支付"}
 AUDIT_TOTALS = {"contributions_in": "缴费收入", "deposits_in": "基金注入", "clawed_back_in": "违规追回",
                 "credits_individual": "个人缴费划入账户", "credits_employer": "单位缴费划入账户",
                 "credits_from_pool": "统筹基金划入账户", "outpatient_fund_paid": "普通门诊统筹支付",

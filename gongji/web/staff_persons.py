@@ -12,11 +12,12 @@ from starlette.concurrency import run_in_threadpool
 
 from gongji.errors import InputError
 from gongji.services import account_use, audit_log, lookup, views
-from gongji.services.records import member_type_on
+from gongji.services.records import RELATION_ZH, member_type_on
 from gongji.web import auth
 from gongji.web.render import page
 from gongji.web.session import Session
 from gongji.web.staff_common import (
+    ACCOUNT_KINDS,
     ADMDVS,
     MEMBER_TYPES,
     PAGE_SIZE,
@@ -36,10 +37,6 @@ STATUS_FIELDS = ("psn_insu_stas", "stas_reason", "stas_date")
 MAX_REASON, MAX_HEIR = 20, 50
 REASONS = {"死亡": account_use.DEATH}
 """the reason as staff may write it in Chinese -> the service's word."""
-MOVEMENT_NAMES = {"opening": "期初余额", "credit_individual": "个人缴费划入", "credit_employer": "单位缴费划入",
-                  "credit_pool": "统筹基金划入", "acct_pay": "本人就医支付", "acct_mulaid_pay": "家庭共济支付",
-                  "premium": "缴纳保费", "inheritance": "继承支付", "interest": "利息"}
-RELATION_NAMES = {"spouse": "配偶", "parent": "父母", "child": "子女"}
 
 
 @router.get("/staff/persons")
@@ -84,7 +81,7 @@ def _detail(request: Request, psn_no: str, me: Session, **context: object) -> Re
     return page(request, "s_person.html.j2", title=f"参保人员 {person['psn_name']}", person=person,
                 account=account, relations=lookup.relations_of(engine, person),
                 authorizations=lookup.authorizations_of(engine, psn_no), statuses=STATUS_NAMES,
-                movement_names=MOVEMENT_NAMES, relation_names=RELATION_NAMES,
+                movement_names=ACCOUNT_KINDS, relation_names=RELATION_ZH,
                 may_change=me.role in auth.CHANGING_ROLES,
                 changed=query(request, "changed") == "1", paid=query(request, "paid"), **context)
 
