@@ -7,16 +7,14 @@ process of that database accepts it; an altered or expired token is refused.
 
 from __future__ import annotations
 
-import secrets
 import time
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Engine, select
 
 from gongji.errors import InputError
-from gongji.store.db import transaction
-from gongji.store.ledger import insert_ignoring
-from gongji.store.tables import persons, settings
+from gongji.store.keys import database_key
+from gongji.store.tables import persons
 
 KEY_NAME = "voucher_key"
 DEFAULT_MINUTES = 30
@@ -28,10 +26,7 @@ _serializers: dict[str, URLSafeSerializer] = {}
 def _serializer(engine: Engine) -> URLSafeSerializer:
     url = str(engine.url)
     if url not in _serializers:
-        with transaction(engine) as conn:
-            insert_ignoring(conn, settings, [{"name": KEY_NAME, "value": secrets.token_hex(32)}], ["name"])
-            key = conn.execute(select(settings.c.value).where(settings.c.name == KEY_NAME)).scalar_one()
-        _serializers[url] = URLSafeSerializer(key, salt=_SALT)
+        _serializers[url] = URLSafeSerializer(database_key(engine, KEY_NAME), salt=_SALT)
     return _serializers[url]
 
 

@@ -19,11 +19,9 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from gongji.store.db import transaction
-from gongji.store.ledger import insert_ignoring
-from gongji.store.tables import settings
+from gongji.store.keys import database_key
 
 COOKIE, CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER = "gongji_session", "gongji_csrf", "csrf", "x-csrf-token"
 MAX_AGE = 8 * 3600
@@ -49,10 +47,7 @@ def _secure() -> bool:
 def _serializer(engine: Engine) -> URLSafeTimedSerializer:
     url = str(engine.url)
     if url not in _serializers:
-        with transaction(engine) as conn:
-            insert_ignoring(conn, settings, [{"name": KEY_NAME, "value": secrets.token_hex(32)}], ["name"])
-            key = conn.execute(select(settings.c.value).where(settings.c.name == KEY_NAME)).scalar_one()
-        _serializers[url] = URLSafeTimedSerializer(key, salt=_SALT)
+        _serializers[url] = URLSafeTimedSerializer(database_key(engine, KEY_NAME), salt=_SALT)
     return _serializers[url]
 
 
