@@ -77,6 +77,13 @@ def _next(request: Request, default: str) -> str:
     return wanted if wanted.startswith("/") and not wanted.startswith("//") else default
 
 
+def _signed_in(request: Request, signed: Session, target: str) -> Response:
+    """To `target`, with the session cookie of `signed`."""
+    response = RedirectResponse(target, status_code=303)
+    session.start(request, response, signed)
+    return response
+
+
 async def form_of(request: Request) -> dict:
     """A POSTed form, its CSRF token checked."""
     form = dict(await request.form())
@@ -105,9 +112,7 @@ async def member_login(request: Request) -> Response:
     if psn_no is None:
         return page(request, "member_login.html.j2", status=422, values={"certno": certno},
                     errors={"password": "证件号码或密码不正确（首次使用请先激活）"})
-    response = RedirectResponse(_next(request, f"/m/{psn_no}/account"), status_code=303)
-    session.start(request, response, Session(MEMBER, psn_no))
-    return response
+    return _signed_in(request, Session(MEMBER, psn_no), _next(request, f"/m/{psn_no}/account"))
 
 
 @router.get("/member/activate")
@@ -128,9 +133,7 @@ async def activate(request: Request) -> Response:
                                          values["code"], password)
     except InputError as exc:
         return page(request, "member_activate.html.j2", status=422, values=values, errors=field_errors(exc))
-    response = RedirectResponse(f"/m/{psn_no}/account", status_code=303)
-    session.start(request, response, Session(MEMBER, psn_no))
-    return response
+    return _signed_in(request, Session(MEMBER, psn_no), f"/m/{psn_no}/account")
 
 
 @router.get("/staff/login")
@@ -146,9 +149,7 @@ async def staff_login(request: Request) -> Response:
     if user is None:
         return page(request, "staff_login.html.j2", status=422, values={"name": name},
                     errors={"password": "用户名或密码不正确"})
-    response = RedirectResponse(_next(request, "/staff/persons"), status_code=303)
-    session.start(request, response, Session(STAFF, user["name"], user["role"]))
-    return response
+    return _signed_in(request, Session(STAFF, user["name"], user["role"]), _next(request, "/staff/persons"))
 
 
 @router.post("/logout")
